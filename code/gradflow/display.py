@@ -1,0 +1,58 @@
+"""Tables of results that render as real HTML tables in the built book (and as text elsewhere)."""
+
+from collections.abc import Callable, Sequence
+from html import escape
+
+
+class Table:
+    """A small table of results: a notebook cell that ends with one shows an HTML ``<table>``."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence],
+        caption: str = "",
+        formats: Sequence[str | Callable | None] | None = None,
+    ):
+        columns = list(columns)
+        rows = [list(r) for r in rows]
+        if not columns:
+            raise ValueError("a table needs at least one column")
+        for i, row in enumerate(rows):
+            if len(row) != len(columns):
+                raise ValueError(
+                    f"row {i} has {len(row)} cells but the table has {len(columns)} columns"
+                )
+        formats = list(formats) if formats is not None else [None] * len(columns)
+        if len(formats) != len(columns):
+            raise ValueError(f"formats needs {len(columns)} entries (one per column)")
+        self.columns, self.rows, self.caption, self.formats = columns, rows, caption, formats
+
+    def _cell(self, value, fmt) -> str:
+        if fmt is None:
+            return str(value)
+        if callable(fmt):
+            return fmt(value)
+        return format(value, fmt)
+
+    def formatted_rows(self) -> list[list[str]]:
+        """The cells as the reader sees them, formatted column by column."""
+        return [[self._cell(v, f) for v, f in zip(r, self.formats, strict=True)] for r in self.rows]
+
+    def _repr_html_(self) -> str:
+        head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+            for row in self.formatted_rows()
+        )
+        caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
+        return (
+            f'<table class="gradflow-table">{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    def __repr__(self) -> str:
+        cells = [self.columns, *self.formatted_rows()]
+        widths = [max(len(r[j]) for r in cells) for j in range(len(self.columns))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        return "\n".join(([self.caption] if self.caption else []) + lines)

@@ -1,0 +1,63 @@
+"""Measuring gradient flow: one backward pass, then a summary of each layer's weight gradient."""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from gradflow._checks import check_tensor
+
+STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mean_abs": lambda g: g.abs().mean(),  # the book's measure: mean |dL/dW| over the matrix
+    "norm": lambda g: g.norm(),  # Frobenius norm ||dL/dW||
+}
+
+
+def weight_matrices(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The model's weight matrices (2-D parameters named '...weight'), in registration order."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return [(n, p) for n, p in model.named_parameters() if n.endswith("weight") and p.dim() == 2]
+
+
+def backward_once(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> float:
+    """Zero the gradients, run one forward and backward pass, and return the loss."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor(x, "x")
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    if target.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"x and target must hold the same number of examples, got {x.shape[0]} and "
+            f"{target.shape[0]}"
+        )
+    loss_fn = nn.functional.mse_loss if loss_fn is None else loss_fn
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(model(x), target)
+    loss.backward()
+    return loss.item()
+
+
+def gradient_profile(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    statistic: str = "mean_abs",
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> list[float]:
+    """One backward pass; then, for every weight matrix in order, a statistic of its gradient.
+
+    ``statistic`` is ``"mean_abs"`` (mean absolute gradient, the measure of Raschka's chapter 4) or
+    ``"norm"`` (Frobenius norm). ``loss_fn`` defaults to the mean squared error.
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; choose one of {sorted(STATISTICS)}")
+    backward_once(model, x, target, loss_fn)
+    stat = STATISTICS[statistic]
+    return [stat(p.grad).item() for _, p in weight_matrices(model)]

@@ -1,0 +1,72 @@
+"""Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
+
+import gradflow
+
+# -- Project ------------------------------------------------------------------------------------
+project = "Shortcut Connections"
+author = "The gradflow authors"
+copyright = "2026, The gradflow authors"
+release = version = gradflow.__version__
+root_doc = "docs/index"
+
+# -- Sources ------------------------------------------------------------------------------------
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # serves MathJax from the build itself: no CDN, works offline
+    "sphinxcontrib.bibtex",
+]
+exclude_patterns = [
+    "_build",
+    ".nox",
+    ".ci",
+    ".git",
+    ".venv",
+    "**/.ipynb_checkpoints",
+    "code",
+    "tests",
+    "README.md",
+    "*.egg-info",
+]
+templates_path = ["docs/_templates"]
+suppress_warnings = ["mystnb.unknown_mime_type"]
+
+# -- Lessons: MyST-NB executes every lesson on every build -----------------------------------------
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True  # a cell that raises fails the build, traceback shown
+nb_execution_show_tb = True
+nb_execution_timeout = 600
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# -- References ---------------------------------------------------------------------------------
+bibtex_bibfiles = ["docs/references.bib"]
+bibtex_default_style = "alpha"
+bibtex_reference_style = "author_year"
+
+# -- API reference ------------------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+# No intersphinx (the build has no network): references to torch, numpy, matplotlib and the
+# standard library in signatures stay plain text instead of failing the nitpicky build.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(torch|nn|np|numpy|plt|matplotlib|collections|typing|contextlib)(\..*)?"),
+    (r"py:.*", r"(Module|Tensor|Parameter|Figure|Axes|Callable|Sequence|Iterator)"),
+]
+
+# -- HTML ---------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "Shortcut Connections"
+html_static_path = ["docs/_static"]
+html_css_files = ["book.css"]
+html_additional_pages = {"index": "redirect.html"}  # _build/html/index.html opens the landing page
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "navigation_with_keys": False,
+}
+html_last_updated_fmt = None

@@ -1,0 +1,60 @@
+"""Sessions: `nox -s docs` builds the book, `nox -s tests` tests package and site, `nox -s lint`."""
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "virtualenv"  # pip, which finds the local CPU wheel of torch
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ("-c", str(ROOT / ".ci" / "constraints.txt"))
+SPHINX = ["sphinx-build", "-n", "-W", "--keep-going", "-b", "html"]
+
+
+def install(session: nox.Session, extras: str) -> None:
+    """Install gradflow editable, with the given extras, against the pinned constraints."""
+    session.install(*CONSTRAINTS, "-e", f".[{extras}]")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site into _build/html, executing every lesson (strict: warnings fail)."""
+    install(session, "docs")
+    shutil.rmtree(ROOT / "_build" / "html", ignore_errors=True)
+    session.run(*SPHINX, ".", "_build/html", "-d", "_build/doctrees", *session.posargs)
+    session.log(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the unit tests and the tests of a freshly built site."""
+    install(session, "docs,test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check formatting and lint with ruff."""
+    install(session, "lint")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time each lesson's bare execution and the full site build."""
+    install(session, "docs")
+    session.run("python", ".ci/bench.py", *session.posargs)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
+    session.run(
+        "python", "-m", "http.server", "8000", "-d", "_build/html", external=True,
+        env={"PYTHONUNBUFFERED": "1", **os.environ},
+    )
