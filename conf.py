@@ -18,6 +18,7 @@ extensions = [
     "sphinx-mathjax-offline",  # serves MathJax from the build itself: no CDN, works offline
     "sphinxcontrib.bibtex",
 ]
+include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
 exclude_patterns = [
     "_build",
     ".nox",
@@ -28,6 +29,8 @@ exclude_patterns = [
     "code",
     "tests",
     "README.md",
+    ".pytest_cache",
+    ".ruff_cache",
     "*.egg-info",
 ]
 templates_path = ["docs/_templates"]

@@ -12,7 +12,9 @@ nox.options.sessions = ["lint", "tests"]
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / ".ci" / "constraints.txt"))
-SPHINX = ["sphinx-build", "-n", "-W", "--keep-going", "-b", "html"]
+# -E: read every page afresh, so every lesson executes again even if only the package changed;
+# -T: on a failing cell, print the full traceback (the cell's own error included)
+SPHINX = ["sphinx-build", "-T", "-E", "-n", "-W", "--keep-going", "-b", "html"]
 
 
 def install(session: nox.Session, extras: str) -> None:

@@ -61,3 +61,32 @@ def gradient_profile(
     backward_once(model, x, target, loss_fn)
     stat = STATISTICS[statistic]
     return [stat(p.grad).item() for _, p in weight_matrices(model)]
+
+
+def branch_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """For one example, the Jacobian of every layer's branch ``layer(h)`` at the input it receives.
+
+    ``model`` must keep its layers in ``model.layers`` (as :class:`gradflow.mlp.ShortcutMLP` does).
+    With a shortcut the layer's full Jacobian is the identity plus this branch Jacobian.
+    """
+    layers = getattr(model, "layers", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise TypeError("model must keep its layers in an nn.ModuleList named 'layers'")
+    check_tensor(x, "x", ndim=2)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
+    inputs: list[torch.Tensor] = []
+    hooks = [
+        layer.register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach()))
+        for layer in layers
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [
+        torch.autograd.functional.jacobian(lambda h, f=layer: f(h)[0], h_in)[:, 0, :]  # (out, in)
+        for layer, h_in in zip(layers, inputs, strict=True)
+    ]

@@ -10,11 +10,8 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display here; notebooks render figures through their own backend
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {
@@ -27,7 +24,9 @@ PALETTE = {
     "yellow": "#F0E442",
     "black": "#000000",
 }
-PLAIN = PALETTE["vermillion"]  # colour of a network *without* shortcuts, in every figure of the book
+PLAIN = PALETTE[
+    "vermillion"
+]  # colour of a network *without* shortcuts, in every figure of the book
 RESIDUAL = PALETTE["blue"]  # colour of a network *with* shortcuts
 CYCLE = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]

@@ -1,0 +1,31 @@
+"""Shared fixtures: the repository root, and one fresh strict build of the site per test session."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sphinx_build(srcdir: Path, outdir: Path) -> subprocess.CompletedProcess:
+    """Run the book's strict build (the same flags as `nox -s docs`) and capture its output."""
+    cmd = [sys.executable, "-m", "sphinx", "-T", "-E", "-n", "-W", "--keep-going", "-b", "html"]
+    cmd += [str(srcdir), str(outdir), "-d", str(outdir.parent / "doctrees")]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=srcdir)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The built site: GRADFLOW_SITE if it names a build, else a fresh build made for this session."""
+    prebuilt = os.environ.get("GRADFLOW_SITE")
+    if prebuilt:
+        path = Path(prebuilt)
+        assert (path / "index.html").is_file(), f"GRADFLOW_SITE={prebuilt} holds no built site"
+        return path
+    outdir = tmp_path_factory.mktemp("site") / "html"
+    result = sphinx_build(ROOT, outdir)
+    assert result.returncode == 0, f"the site build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    return outdir

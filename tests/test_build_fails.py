@@ -1,0 +1,41 @@
+"""Protects the strict build: a lesson whose cell raises must fail the build and show the traceback,
+while the same project with a healthy lesson builds."""
+
+import shutil
+
+import pytest
+
+from conftest import ROOT, sphinx_build
+
+LESSON = """---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+
+# A lesson
+
+```{{code-cell}} ipython3
+value = {expr}
+```
+"""
+
+
+@pytest.mark.parametrize(("expr", "fails"), [("1 + 1", False), ("1 / 0", True)])
+def test_raising_cell_fails_the_build(tmp_path, expr, fails):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "docs", src / "docs")
+    shutil.copy(ROOT / "conf.py", src / "conf.py")
+    (src / "lessons").mkdir()
+    (src / "lessons" / "lesson.md").write_text(LESSON.format(expr=expr))
+    (src / "docs" / "index.md").write_text(
+        "# Test book\n\n```{toctree}\n../lessons/lesson\napi\nreferences\n```\n"
+    )
+    result = sphinx_build(src, tmp_path / "out" / "html")
+    output = result.stdout + result.stderr
+    if fails:
+        assert result.returncode != 0, "a raising cell did not fail the build"
+        assert "ZeroDivisionError" in output, "the build did not show the cell's error"
+    else:
+        assert result.returncode == 0, output[-3000:]

@@ -1,0 +1,94 @@
+"""Protects what readers see: a fresh strict build of the whole book has its pages, the shortcut
+lesson's HTML table holds the published values, every figure has real alt text, no cell printed an
+error or a figure placeholder, and everything (MathJax included) is served from the site itself."""
+
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.site
+
+# Raschka (2024), ch. 4: the values the shortcut lesson's table must reproduce.
+PUBLISHED_WITHOUT = [0.00020174, 0.00012011, 0.00071520, 0.0013989, 0.0050496]
+PUBLISHED_WITH = [0.22170, 0.20694, 0.32897, 0.26657, 1.3259]
+
+
+def pages(site):
+    """Every HTML page the book wrote, except Sphinx's own search and index pages."""
+    skip = {"search.html", "genindex.html", "py-modindex.html"}
+    return [p for p in site.rglob("*.html") if p.name not in skip and "_static" not in p.parts]
+
+
+def soup(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_landing_page_and_lessons_exist(site):
+    assert "docs/index.html" in (site / "index.html").read_text()  # the root opens the landing page
+    landing = soup(site / "docs" / "index.html")
+    links = {a["href"] for a in landing.select("a[href]")}
+    assert "../lessons/shortcut_connections.html" in links
+    assert (site / "lessons" / "shortcut_connections.html").is_file()
+
+
+def test_shortcut_table_holds_published_values(site):
+    page = soup(site / "lessons" / "shortcut_connections.html")
+    tables = [t for t in page.find_all("table") if "Mean absolute gradient" in t.get_text()]
+    assert len(tables) == 1, "expected exactly one gradient table on the shortcut page"
+    header = [th.get_text(strip=True) for th in tables[0].select("thead th")]
+    col_without, col_with = header.index("without shortcuts"), header.index("with shortcuts")
+    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in tables[0].select("tbody tr")]
+    assert [float(r[col_without]) for r in rows] == pytest.approx(PUBLISHED_WITHOUT, rel=1e-4)
+    assert [float(r[col_with]) for r in rows] == pytest.approx(PUBLISHED_WITH, rel=1e-4)
+
+
+def test_every_image_has_descriptive_alt_text(site):
+    for page in pages(site):
+        for img in soup(page).find_all("img"):
+            alt = (img.get("alt") or "").strip()
+            where = f"{page.relative_to(site)}: <img src={img.get('src')}>"
+            assert alt, f"{where} has no alt text"
+            assert not re.search(r"\.(png|svg|jpe?g|gif)$", alt) and "/" not in alt.split()[0], (
+                f"{where} has a file path as alt text: {alt!r}"
+            )
+            assert len(alt.split()) >= 5 or "logo" in alt.lower(), f"{where}: alt too short: {alt!r}"
+
+
+def test_no_cell_printed_an_error_or_placeholder(site):
+    for page in pages(site):
+        html = soup(page)
+        where = page.relative_to(site)
+        for out in html.select("div.cell_output"):
+            classes = " ".join(c for div in out.find_all("div") for c in div.get("class", []))
+            assert "traceback" not in classes and "stderr" not in classes, f"{where}: {out.get_text()[:500]}"
+            assert "Traceback (most recent call last)" not in out.get_text(), f"{where}"
+        text = html.get_text()
+        assert "<Figure size" not in text, f"{where} shows a figure placeholder instead of a figure"
+        assert "{glue" not in text, f"{where} shows an unresolved glue role"
+
+
+def test_glued_numbers_rendered_in_prose(site):
+    page = soup(site / "lessons" / "shortcut_connections.html")
+    text = page.get_text(" ", strip=True)
+    ratio = 0.22170 / 0.00020174  # the first layer's published gradients, with over without
+    assert f"{ratio:.4g} times" in text
+
+
+def test_no_external_assets(site):
+    """The site must work offline: no script or stylesheet is fetched from another host."""
+    for page in pages(site):
+        html = soup(page)
+        for tag, attr in (("script", "src"), ("link", "href")):
+            for el in html.find_all(tag):
+                url = el.get(attr) or ""
+                if tag == "link" and "stylesheet" not in (el.get("rel") or []):
+                    continue
+                assert not url.startswith(("http:", "https:", "//")), f"{page.name} loads {url}"
+
+
+def test_math_is_rendered_by_local_mathjax(site):
+    page = soup(site / "lessons" / "shortcut_connections.html")
+    scripts = [s.get("src", "") for s in page.find_all("script")]
+    assert any("mathjax" in s.lower() for s in scripts), "MathJax is not loaded"
+    assert page.select("div.math"), "no display math on the shortcut page"
