@@ -57,6 +57,12 @@ def bench(session: nox.Session) -> None:
 def serve(session: nox.Session) -> None:
     """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
     session.run(
-        "python", "-m", "http.server", "8000", "-d", "_build/html", external=True,
+        "python",
+        "-m",
+        "http.server",
+        "8000",
+        "-d",
+        "_build/html",
+        external=True,
         env={"PYTHONUNBUFFERED": "1", **os.environ},
     )

@@ -27,5 +27,7 @@ def site(tmp_path_factory) -> Path:
         return path
     outdir = tmp_path_factory.mktemp("site") / "html"
     result = sphinx_build(ROOT, outdir)
-    assert result.returncode == 0, f"the site build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (
+        f"the site build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+    )
     return outdir

@@ -35,7 +35,9 @@ def test_standardised_with_training_statistics():
     d = load_digits()
     varying = d.x_train.std(0) > 0  # border pixels that are always 0 stay 0
     torch.testing.assert_close(d.x_train.mean(0), torch.zeros(64), atol=1e-4, rtol=0)
-    torch.testing.assert_close(d.x_train.std(0, correction=0)[varying], torch.ones(int(varying.sum())), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        d.x_train.std(0, correction=0)[varying], torch.ones(int(varying.sum())), atol=1e-3, rtol=0
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,9 @@ def test_training_rejects_bad_arguments():
 
 
 def test_table_renders_html_and_checks_shape():
-    html = Table(["a", "b"], [[1, 0.123456], ["<x>", 2.0]], caption="c", formats=[None, ".3g"])._repr_html_()
+    html = Table(
+        ["a", "b"], [[1, 0.123456], ["<x>", 2.0]], caption="c", formats=[None, ".3g"]
+    )._repr_html_()
     assert html.startswith('<table class="gradflow-table"><caption>c</caption>')
     assert "<td>0.123</td>" in html and "<td>&lt;x&gt;</td>" in html
     with pytest.raises(ValueError, match="row 0 has 1 cells but the table has 2 columns"):

@@ -13,7 +13,7 @@ def scalar_relu_net(use_shortcut: bool, w1: float, w2: float) -> ShortcutMLP:
     """A two-layer network of width 1 with ReLU, no biases, and the given weights."""
     model = ShortcutMLP([1, 1, 1], use_shortcut=use_shortcut, activation="relu")
     with torch.no_grad():
-        for layer, w in zip(model.layers, (w1, w2)):
+        for layer, w in zip(model.layers, (w1, w2), strict=True):
             layer[0].weight.fill_(w)
             layer[0].bias.zero_()
     return model

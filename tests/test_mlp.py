@@ -1,6 +1,8 @@
 """Protects the demonstration network: shapes, where shortcuts apply, the book's published gradient
 table (Raschka 2024, ch. 4), and clear errors for bad input."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -40,7 +42,7 @@ def test_shortcut_applied_only_where_shapes_match():
     # Recompute the forward pass by hand from the layers: x + f(x) exactly where widths agree.
     x = torch.randn(5, 3)
     h = x
-    for layer, (n_in, n_out) in zip(model.layers, zip(sizes[:-1], sizes[1:])):
+    for layer, (n_in, n_out) in zip(model.layers, itertools.pairwise(sizes), strict=True):
         h = h + layer(h) if n_in == n_out else layer(h)
     torch.testing.assert_close(model(x), h)
 

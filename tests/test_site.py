@@ -38,7 +38,9 @@ def test_shortcut_table_holds_published_values(site):
     assert len(tables) == 1, "expected exactly one gradient table on the shortcut page"
     header = [th.get_text(strip=True) for th in tables[0].select("thead th")]
     col_without, col_with = header.index("without shortcuts"), header.index("with shortcuts")
-    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in tables[0].select("tbody tr")]
+    rows = [
+        [td.get_text(strip=True) for td in tr.find_all("td")] for tr in tables[0].select("tbody tr")
+    ]
     assert [float(r[col_without]) for r in rows] == pytest.approx(PUBLISHED_WITHOUT, rel=1e-4)
     assert [float(r[col_with]) for r in rows] == pytest.approx(PUBLISHED_WITH, rel=1e-4)
 
@@ -52,7 +54,9 @@ def test_every_image_has_descriptive_alt_text(site):
             assert not re.search(r"\.(png|svg|jpe?g|gif)$", alt) and "/" not in alt.split()[0], (
                 f"{where} has a file path as alt text: {alt!r}"
             )
-            assert len(alt.split()) >= 5 or "logo" in alt.lower(), f"{where}: alt too short: {alt!r}"
+            assert len(alt.split()) >= 5 or "logo" in alt.lower(), (
+                f"{where}: alt too short: {alt!r}"
+            )
 
 
 def test_no_cell_printed_an_error_or_placeholder(site):
@@ -61,7 +65,9 @@ def test_no_cell_printed_an_error_or_placeholder(site):
         where = page.relative_to(site)
         for out in html.select("div.cell_output"):
             classes = " ".join(c for div in out.find_all("div") for c in div.get("class", []))
-            assert "traceback" not in classes and "stderr" not in classes, f"{where}: {out.get_text()[:500]}"
+            assert "traceback" not in classes and "stderr" not in classes, (
+                f"{where}: {out.get_text()[:500]}"
+            )
             assert "Traceback (most recent call last)" not in out.get_text(), f"{where}"
         text = html.get_text()
         assert "<Figure size" not in text, f"{where} shows a figure placeholder instead of a figure"

@@ -27,7 +27,9 @@ class History:
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Cross-entropy loss and accuracy of ``model`` on (x, y)."""
     logits = model(x)
-    return nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+    return nn.functional.cross_entropy(logits, y).item(), (
+        logits.argmax(1) == y
+    ).float().mean().item()
 
 
 def train_classifier(
