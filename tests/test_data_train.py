@@ -83,7 +83,7 @@ def test_table_renders_html_and_checks_shape():
     html = Table(
         ["a", "b"], [[1, 0.123456], ["<x>", 2.0]], caption="c", formats=[None, ".3g"]
     )._repr_html_()
-    assert html.startswith('<table class="gradflow-table"><caption>c</caption>')
+    assert html.startswith('<table class="gradflow-table dataframe"><caption>c</caption>')
     assert "<td>0.123</td>" in html and "<td>&lt;x&gt;</td>" in html
     with pytest.raises(ValueError, match="row 0 has 1 cells but the table has 2 columns"):
         Table(["a", "b"], [[1]])

@@ -40,6 +40,7 @@ class Table:
         return [[self._cell(v, f) for v, f in zip(r, self.formats, strict=True)] for r in self.rows]
 
     def _repr_html_(self) -> str:
+        # class "dataframe": the book's theme then colours the table for light and dark mode alike
         head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
@@ -47,7 +48,7 @@ class Table:
         )
         caption = f"<caption>{escape(self.caption)}</caption>" if self.caption else ""
         return (
-            f'<table class="gradflow-table">{caption}<thead><tr>{head}</tr></thead>'
+            f'<table class="gradflow-table dataframe">{caption}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>"
         )
 
