@@ -29,9 +29,9 @@ def test_raising_cell_fails_the_build(tmp_path, expr, fails):
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     (src / "lessons").mkdir()
     (src / "lessons" / "lesson.md").write_text(LESSON.format(expr=expr))
-    (src / "docs" / "index.md").write_text(
-        "# Test book\n\n```{toctree}\n../lessons/lesson\napi\nreferences\n```\n"
-    )
+    pages = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
+    toctree = "\n".join(["../lessons/lesson", *pages])
+    (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")
     result = sphinx_build(src, tmp_path / "out" / "html")
     output = result.stdout + result.stderr
     if fails:
