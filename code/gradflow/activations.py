@@ -1,0 +1,104 @@
+"""Activation functions and their derivatives: by autograd, in closed form, and in one figure.
+
+The derivative of the activation is the factor each layer contributes to the backward product of
+Jacobians, so its size decides whether gradients shrink layer after layer. The derivatives the
+lesson plots come from autograd (``torch.autograd.grad``), applied to the very modules the networks
+use (``gradflow.mlp.make_activation``); the closed forms here exist to check them.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from gradflow._checks import check_positive_int
+from gradflow.mlp import ACTIVATIONS, make_activation
+from gradflow.plots import CYCLE, book_style, finish
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "gelu")  # the order every figure and table uses
+GELU_C = math.sqrt(2.0 / math.pi)  # constant of GELU's tanh approximation (Hendrycks & Gimpel)
+GELU_A = 0.044715  # cubic coefficient of the same approximation
+
+
+def check_activation(name) -> str:
+    """Return ``name`` if it names a known activation; raise a clear error otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"activation must be a str, got {type(name).__name__}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return name
+
+
+def _check_points(z) -> torch.Tensor:
+    """Return ``z`` if it is a non-empty floating tensor of points; raise otherwise."""
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+    if not z.is_floating_point():
+        raise TypeError(f"z must be a floating-point tensor, got dtype {z.dtype}")
+    if z.numel() == 0:
+        raise ValueError("z is empty: give at least one point")
+    return z
+
+
+def value_and_derivative(name: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The activation phi(z) and its derivative phi'(z), elementwise, computed by autograd."""
+    check_activation(name)
+    z = _check_points(z).detach().clone().requires_grad_(True)
+    y = make_activation(name)(z)
+    # phi acts elementwise, so the gradient of sum(phi(z)) is the vector of derivatives phi'(z_i).
+    (dy,) = torch.autograd.grad(y.sum(), z)
+    return y.detach(), dy
+
+
+def closed_form_derivative(name: str, z: torch.Tensor) -> torch.Tensor:
+    """phi'(z) written out by hand, for checking autograd (ReLU'(0) is taken to be 0)."""
+    check_activation(name)
+    z = _check_points(z)
+    if name == "sigmoid":
+        s = torch.sigmoid(z)
+        return s * (1 - s)
+    if name == "tanh":
+        return 1 - torch.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0).to(z.dtype)
+    # GELU, tanh approximation: 0.5 z (1 + tanh(u)) with u = c (z + a z^3)
+    t = torch.tanh(GELU_C * (z + GELU_A * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * GELU_C * (1 + 3 * GELU_A * z**2)
+
+
+def max_derivative(name: str, lo: float = -8.0, hi: float = 8.0, points: int = 160_001) -> float:
+    """The largest phi'(z) on an even grid over [lo, hi], by autograd (the bound in the lesson)."""
+    check_positive_int(points, "points", minimum=2)
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo} and hi={hi}")
+    z = torch.linspace(lo, hi, points, dtype=torch.float64)
+    return value_and_derivative(name, z)[1].max().item()
+
+
+def plot_activations(
+    names=ACTIVATION_NAMES, lo: float = -5.0, hi: float = 5.0, points: int = 1001
+) -> plt.Figure:
+    """Two panels: each activation phi(z) on the left, its autograd derivative phi'(z) on the right."""
+    names = [check_activation(n) for n in names]
+    check_positive_int(points, "points", minimum=2)
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo} and hi={hi}")
+    z = torch.linspace(lo, hi, points, dtype=torch.float64)
+    dashes = ["-", "--", "-.", ":"]
+    with book_style():
+        fig, (ax_y, ax_d) = plt.subplots(1, 2, figsize=(9.6, 3.8))
+        for i, name in enumerate(names):
+            y, dy = value_and_derivative(name, z)
+            style = dict(color=CYCLE[i % len(CYCLE)], ls=dashes[i % len(dashes)], lw=2, label=name)
+            ax_y.plot(z.numpy(), y.numpy(), **style)
+            ax_d.plot(z.numpy(), dy.numpy(), **style)
+        ax_d.axhline(0.25, color="#777777", lw=1, ls=(0, (1, 2)))
+        ax_d.annotate("max sigmoid$'$ = 1/4", (lo + 0.2, 0.28), fontsize=9)
+        ax_y.set(xlabel="pre-activation $z$", ylabel=r"$\varphi(z)$", title="activation")
+        ax_d.set(
+            xlabel="pre-activation $z$", ylabel=r"$\varphi'(z)$", title="derivative (autograd)"
+        )
+        ax_y.set_ylim(-1.5, 5.2)
+        ax_d.set_ylim(-0.2, 1.25)
+        ax_y.legend(loc="upper left")
+    return finish(fig)

@@ -1,0 +1,227 @@
+"""Protects gradflow.vanishing and the measurements of the vanishing-gradients lesson.
+
+The gradient profile is checked on chains of scalar linear layers, whose gradients are powers of the
+weight derived by hand; the initialisation schemes against the standard deviations of Glorot & Bengio
+(2010) and He et al. (2015); the digits split for determinism; and bad input for clear errors.
+"""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gradflow.data import load_digits
+from gradflow.gradients import gradient_profile, weight_matrices
+from gradflow.train import train_classifier
+from gradflow.vanishing import (
+    INIT_SCHEMES,
+    default_weight_scale,
+    depth_profiles,
+    digits_batch,
+    first_to_last,
+    init_sweep,
+    init_weights,
+    per_layer_factor,
+    plain_mlp,
+    plot_depth_profiles,
+    plot_init_sweep,
+    plot_training,
+    weight_gradient_norms,
+)
+
+
+def scalar_chain(weights: list[float]) -> nn.Sequential:
+    """A chain of 1x1 linear layers without bias: y = w_n ... w_2 w_1 x."""
+    layers = [nn.Linear(1, 1, bias=False, dtype=torch.float64) for _ in weights]
+    with torch.no_grad():
+        for layer, w in zip(layers, weights, strict=True):
+            layer.weight.fill_(w)
+    return nn.Sequential(*layers)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+@pytest.mark.parametrize("w", [0.5, 0.9, 1.5, -0.8])
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_scalar_chain_gradients_are_powers_of_w(w, n):
+    # x = 1, target 0, L = (w^n)^2, so dL/dw_k = 2 w^n * w^(n-1) = 2 w^(2n-1) for every layer k
+    x = torch.ones(1, 1, dtype=torch.float64)
+    profile = gradient_profile(
+        scalar_chain([w] * n), x, torch.zeros(1, 1, dtype=torch.float64), statistic="norm"
+    )
+    assert profile == pytest.approx([abs(2 * w ** (2 * n - 1))] * n, rel=1e-12)
+
+
+def test_scalar_chain_profile_is_in_layer_order():
+    # distinct weights: dL/dw_k = 2 P^2 / w_k with P = w_1 w_2 ... w_n
+    weights = [0.5, 2.0, 4.0, 0.25, 3.0]
+    p = math.prod(weights)
+    x = torch.ones(1, 1, dtype=torch.float64)
+    profile = gradient_profile(
+        scalar_chain(weights), x, torch.zeros(1, 1, dtype=torch.float64), statistic="norm"
+    )
+    assert profile == pytest.approx([2 * p * p / w for w in weights], rel=1e-12)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 7])
+def test_plain_mlp_has_depth_weight_matrices(depth):
+    model = plain_mlp(depth, width=16, activation="tanh", in_features=64, out_features=10)
+    shapes = [tuple(w.shape) for _, w in weight_matrices(model)]
+    expected = [(16, 64)] + [(16, 16)] * (depth - 2) + [(10, 16)] if depth > 1 else [(10, 64)]
+    assert shapes == expected
+    assert not model.use_shortcut
+    assert model(torch.zeros(3, 64)).shape == (3, 10)
+
+
+def test_plain_mlp_is_seeded():
+    a, b = plain_mlp(3, seed=4), plain_mlp(3, seed=4)
+    for (_, wa), (_, wb) in zip(weight_matrices(a), weight_matrices(b), strict=True):
+        torch.testing.assert_close(wa, wb)
+
+
+def test_weight_gradient_norms_match_manual_backward(digits):
+    x, y = digits_batch(digits, 32)
+    model = plain_mlp(4, width=8, activation="relu")
+    norms = weight_gradient_norms(model, x, y)
+    model.zero_grad()
+    nn.functional.cross_entropy(model(x.double()), y).backward()
+    manual = [w.grad.norm().item() for _, w in weight_matrices(model)]
+    assert norms == pytest.approx(manual, rel=1e-12)
+
+
+def test_float64_keeps_what_float32_flushes_to_zero(digits):
+    # a 50-layer sigmoid network's first-layer gradient is far below float32's smallest number
+    x, y = digits_batch(digits, 64)
+    in_64 = weight_gradient_norms(plain_mlp(50, activation="sigmoid"), x, y)
+    in_32 = weight_gradient_norms(plain_mlp(50, activation="sigmoid"), x, y, dtype=torch.float32)
+    assert in_32[0] == 0.0
+    assert 0.0 < in_64[0] < torch.finfo(torch.float32).tiny
+
+
+def test_sigmoid_ratio_shrinks_with_depth(digits):
+    x, y = digits_batch(digits, 64)
+    profiles = depth_profiles("sigmoid", [2, 4, 8], x, y, width=16)
+    ratios = [first_to_last(p) for p in profiles.values()]
+    assert ratios[0] > ratios[1] > ratios[2]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "std"),
+    [
+        ("Xavier/Glorot", math.sqrt(2 / (300 + 500))),  # Glorot & Bengio (2010), eq. 16's variance
+        ("He/Kaiming", math.sqrt(2 / 300)),  # He et al. (2015), eq. 10: Var = 2 / fan_in
+        ("too small", 0.5 / math.sqrt(300)),
+        ("too large", 3.0 / math.sqrt(300)),
+    ],
+)
+def test_init_scheme_standard_deviation(scheme, std):
+    layer = nn.Linear(300, 500)  # weight (500, 300): fan_in 300, fan_out 500
+    init_weights(layer, scheme)
+    assert layer.weight.std().item() == pytest.approx(std, rel=0.02)
+
+
+def test_default_scale_is_one_over_root_three():
+    # nn.Linear draws U(-1/sqrt(n), 1/sqrt(n)), whose standard deviation is 1/sqrt(3n)
+    assert default_weight_scale(64) == pytest.approx(1 / math.sqrt(3), rel=0.01)
+
+
+def test_init_sweep_returns_every_scheme(digits):
+    x, y = digits_batch(digits, 32)
+    sweep = init_sweep("tanh", x, y, depth=3, width=8)
+    assert list(sweep) == list(INIT_SCHEMES)
+    assert all(len(p) == 3 for p in sweep.values())
+
+
+def test_digits_split_is_deterministic():
+    a, b, c = load_digits(seed=0), load_digits(seed=0), load_digits(seed=1)
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        torch.testing.assert_close(getattr(a, field), getattr(b, field))
+    assert not torch.equal(a.y_test, c.y_test)
+    assert a.x_test.shape[0] == round(0.25 * 1797)
+    assert a.x_train.shape[0] + a.x_test.shape[0] == 1797
+
+
+def test_digits_batch_is_the_first_training_digits(digits):
+    x, y = digits_batch(digits, 10)
+    torch.testing.assert_close(x, digits.x_train[:10])
+    torch.testing.assert_close(y, digits.y_train[:10])
+
+
+@pytest.mark.parametrize("depth", [0, -3])
+def test_depth_below_one_raises(depth):
+    with pytest.raises(ValueError, match="depth must be >= 1"):
+        plain_mlp(depth)
+
+
+def test_non_integer_depth_raises():
+    with pytest.raises(TypeError, match="depth must be an int"):
+        plain_mlp(2.5)
+
+
+def test_unknown_activation_raises(digits):
+    x, y = digits_batch(digits, 8)
+    with pytest.raises(ValueError, match="unknown activation 'softplus'"):
+        plain_mlp(3, activation="softplus")
+    with pytest.raises(ValueError, match="unknown activation 'softplus'"):
+        depth_profiles("softplus", [3], x, y)
+
+
+def test_empty_batch_raises():
+    empty_x, empty_y = torch.empty(0, 64), torch.empty(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="x is empty"):
+        weight_gradient_norms(plain_mlp(3), empty_x, empty_y)
+    with pytest.raises(ValueError, match="x is empty"):
+        depth_profiles("relu", [3], empty_x, empty_y)
+
+
+def test_empty_depths_and_unknown_scheme_raise(digits):
+    x, y = digits_batch(digits, 8)
+    with pytest.raises(ValueError, match="depths is empty"):
+        depth_profiles("relu", [], x, y)
+    with pytest.raises(ValueError, match="unknown scheme 'orthogonal'"):
+        init_weights(plain_mlp(2), "orthogonal")
+
+
+def test_first_to_last_errors():
+    assert first_to_last([2.0, 8.0]) == 0.25
+    with pytest.raises(ValueError, match="profile is empty"):
+        first_to_last([])
+    with pytest.raises(ValueError, match="last layer's gradient is zero"):
+        first_to_last([1.0, 0.0])
+
+
+@pytest.mark.parametrize("w", [0.25, 1.0, 3.0])
+def test_per_layer_factor_of_a_geometric_profile(w):
+    # a profile w^(n-1), ..., w, 1 (input first) shrinks by w per layer towards the input
+    profile = [w**k for k in range(6, -1, -1)]
+    assert per_layer_factor(profile) == pytest.approx(w)
+    with pytest.raises(ValueError, match="at least two layers"):
+        per_layer_factor([1.0])
+
+
+def test_digits_batch_too_large_raises(digits):
+    with pytest.raises(ValueError, match="exceeds"):
+        digits_batch(digits, 10_000)
+
+
+def test_plots_draw_one_line_per_series(digits):
+    x, y = digits_batch(digits, 16)
+    profiles = {a: depth_profiles(a, [2, 3], x, y, width=8) for a in ("sigmoid", "tanh")}
+    fig = plot_depth_profiles(profiles)
+    assert [len(ax.get_lines()) for ax in fig.axes if ax.get_visible()] == [2, 2]
+    fig = plot_init_sweep({"relu": init_sweep("relu", x, y, depth=3, width=8)})
+    assert len(fig.axes[0].get_lines()) == len(INIT_SCHEMES)
+
+
+def test_plot_training_checks_its_arguments(digits):
+    history = train_classifier(plain_mlp(3, width=8), digits, steps=4, record_every=2)
+    fig = plot_training({"d3": history}, "d3", [1, 3])
+    assert len(fig.axes[1].get_lines()) == 2
+    with pytest.raises(ValueError, match="deep must be one of the runs"):
+        plot_training({"d3": history}, "d10", [1])
+    with pytest.raises(ValueError, match="layer 4 is out of range"):
+        plot_training({"d3": history}, "d3", [4])
