@@ -1,0 +1,125 @@
+"""Protects gradflow.blockflow: the small GPT has the right shapes, the per-block gradient norms are
+the norms of the gradients autograd computes, the similarity measure is right on hand-made cases,
+the figures draw, and bad arguments are refused with a message that names the problem."""
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+from gradflow.blockflow import (
+    BlockStack,
+    block_diagram,
+    block_gradient_norms,
+    gradient_profile_at_init,
+    norm_input_scales,
+    plot_profiles,
+    random_tokens,
+    token_similarity,
+)
+from gradflow.gpt import GPTConfig, PostLNTransformerBlock, TransformerBlock
+
+CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    "norm,block_type", [("pre", TransformerBlock), ("post", PostLNTransformerBlock)]
+)
+@pytest.mark.parametrize("use_shortcut", [True, False])
+def test_stack_shapes_and_blocks(norm, block_type, use_shortcut):
+    torch.manual_seed(0)
+    model = BlockStack(CFG, norm=norm, use_shortcut=use_shortcut)
+    assert len(model.blocks) == 3
+    assert all(type(b) is block_type and b.use_shortcut == use_shortcut for b in model.blocks)
+    tokens = random_tokens(CFG, batch_size=2, seq_len=5, seed=0)
+    assert tokens.shape == (2, 6) and int(tokens.max()) < CFG.vocab_size
+    assert model(tokens[:, :-1]).shape == (2, 5, CFG.vocab_size)
+
+
+@pytest.mark.parametrize("part", ["block", "ff_out"])
+def test_gradient_norms_are_autograds(part):
+    torch.manual_seed(1)
+    model = BlockStack(CFG)
+    tokens = random_tokens(CFG, batch_size=2, seq_len=6, seed=1)
+    norms = block_gradient_norms(model, tokens, part=part)
+    # reference: torch.autograd.grad on a fresh copy of the loss, matrices listed by hand
+    logits = model(tokens[:, :-1])
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, CFG.vocab_size), tokens[:, 1:].reshape(-1)
+    )
+    for block, norm in zip(model.blocks, norms, strict=True):
+        if part == "ff_out":
+            mats = [block.ff.layers[2].weight]
+        else:
+            a, f = block.attn, block.ff.layers
+            mats = [a.query.weight, a.key.weight, a.value.weight, a.out_proj.weight]
+            mats += [f[0].weight, f[2].weight]
+        grads = torch.autograd.grad(loss, mats, retain_graph=True)
+        expected = torch.cat([g.flatten() for g in grads]).norm().item()
+        assert norm == pytest.approx(expected, rel=1e-5)
+
+
+def test_profile_is_mean_over_seeds():
+    profile = gradient_profile_at_init(CFG, seeds=(0, 1), batch_size=2, seq_len=4)
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        runs.append(block_gradient_norms(BlockStack(CFG), random_tokens(CFG, 2, 4, 1000 + seed)))
+    assert profile == pytest.approx([(a + b) / 2 for a, b in zip(*runs, strict=True)])
+
+
+def test_token_similarity_hand_cases():
+    torch.manual_seed(2)
+    model = BlockStack(CFG)
+    tokens = random_tokens(CFG, 2, 4, seed=2)
+    model.blocks = torch.nn.ModuleList()  # no blocks: the similarity of the embeddings themselves
+    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(5))
+    u = torch.nn.functional.normalize(x, dim=-1)
+    pairs = [
+        (u[b, i] @ u[b, j]).item() for b in range(2) for i in range(5) for j in range(5) if i != j
+    ]
+    assert token_similarity(model, tokens) == pytest.approx(sum(pairs) / len(pairs), rel=1e-5)
+    with torch.no_grad():  # every token and position the same vector: similarity exactly 1
+        model.tok_emb.weight[:] = 1.0
+        model.pos_emb.weight[:] = 0.0
+    assert token_similarity(model, tokens) == pytest.approx(1.0)
+
+
+def test_figures_draw():
+    fig = block_diagram(["pre", "post"])
+    assert len(fig.axes) == 2
+    fig = plot_profiles({"a": {"x": [1.0, 2.0]}, "b": {"x": [1.0, 0.5]}}, colors={"x": "#000000"})
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+    plt.close("all")
+
+
+def test_bad_arguments():
+    model = BlockStack(CFG)
+    tokens = random_tokens(CFG, 1, 4, seed=0)
+    with pytest.raises(ValueError, match="unknown part"):
+        block_gradient_norms(model, tokens, part="everything")
+    with pytest.raises(ValueError, match="unknown norm placement"):
+        BlockStack(CFG, norm="sandwich")
+    with pytest.raises(ValueError, match="longer than the context length"):
+        random_tokens(CFG, 1, 9, seed=0)
+    with pytest.raises(ValueError, match="longer than the context length"):
+        model(torch.zeros(1, 9, dtype=torch.long))
+    with pytest.raises(TypeError, match="token ids"):
+        model(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="no colour given"):
+        plot_profiles({"a": {"x": [1.0]}}, colors={})
+    with pytest.raises(ValueError, match="unknown norm placement"):
+        block_diagram("middle")
+
+
+def test_norm_input_scales_by_hand():
+    torch.manual_seed(3)
+    model = BlockStack(CFG)
+    tokens = random_tokens(CFG, 2, 4, seed=3)
+    scales = norm_input_scales(model, tokens)
+    assert len(scales) == 2 * CFG.n_layers
+    with torch.no_grad():  # the first layer norm sees the embeddings; the second, the first add
+        x = model.tok_emb(tokens) + model.pos_emb(torch.arange(5))
+        h = x + model.blocks[0].attn(model.blocks[0].norm1(x))
+    assert scales[0] == pytest.approx(x.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
+    assert scales[1] == pytest.approx(h.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
+    assert not model.blocks[0].norm1._forward_hooks  # the hooks are removed again

@@ -1,0 +1,202 @@
+"""Protects gradflow.gpt: each part of the GPT-2 block agrees with PyTorch's own implementation,
+attention is causal, the block's gradients are right, its parameter count matches GPT-2 small's,
+and bad input is refused with a message that names the problem."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from gradflow.gpt import (
+    GELU,
+    CausalSelfAttention,
+    FeedForward,
+    GPTConfig,
+    LayerNorm,
+    PostLNTransformerBlock,
+    TransformerBlock,
+    count_parameters,
+    make_block,
+)
+
+TINY = GPTConfig(vocab_size=11, context_length=8, emb_dim=12, n_heads=3, n_layers=2, drop_rate=0.0)
+
+
+def tiny_input(cfg=TINY, B=2, T=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(B, T, cfg.emb_dim, generator=gen, dtype=torch.float64)
+
+
+def test_layer_norm_matches_torch():
+    torch.manual_seed(0)
+    norm = LayerNorm(12).double()
+    with torch.no_grad():  # a non-trivial scale and shift, so that both are checked
+        norm.scale.normal_()
+        norm.shift.normal_()
+    x = 3.0 * tiny_input() + 1.5
+    expected = F.layer_norm(x, (12,), norm.scale, norm.shift, eps=1e-5)
+    torch.testing.assert_close(norm(x), expected, rtol=0, atol=1e-10)
+
+
+def test_gelu_matches_torch_tanh_approximation():
+    x = torch.linspace(-8, 8, 2001, dtype=torch.float64)
+    torch.testing.assert_close(GELU()(x), F.gelu(x, approximate="tanh"), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_attention_matches_scaled_dot_product_attention(qkv_bias):
+    cfg = replace(TINY, qkv_bias=qkv_bias)
+    torch.manual_seed(1)
+    attn = CausalSelfAttention(cfg).double().eval()
+    x = tiny_input(cfg)
+    B, T, C = x.shape
+
+    def heads(t):
+        return t.view(B, T, cfg.n_heads, C // cfg.n_heads).transpose(1, 2)
+
+    q, k, v = heads(attn.query(x)), heads(attn.key(x)), heads(attn.value(x))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    expected = attn.out_proj(out.transpose(1, 2).reshape(B, T, C))
+    torch.testing.assert_close(attn(x), expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        CausalSelfAttention,
+        lambda cfg: TransformerBlock(cfg),
+        lambda cfg: PostLNTransformerBlock(cfg),
+        lambda cfg: TransformerBlock(cfg, use_shortcut=False),
+    ],
+    ids=["attention", "pre-LN block", "post-LN block", "block without shortcuts"],
+)
+@pytest.mark.parametrize("t", [0, 2, 5])
+def test_changing_a_later_token_leaves_earlier_outputs_unchanged(make, t):
+    torch.manual_seed(2)
+    module = make(TINY).double().eval()
+    x = tiny_input(T=7)
+    y = x.clone()
+    y[:, t + 1] += torch.randn_like(y[:, t + 1])  # change token t + 1 only
+    out_x, out_y = module(x), module(y)
+    torch.testing.assert_close(out_x[:, : t + 1], out_y[:, : t + 1], rtol=0, atol=0)
+    assert not torch.allclose(out_x[:, t + 1], out_y[:, t + 1])  # ... and the change is seen
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+@pytest.mark.parametrize("use_shortcut", [True, False])
+def test_gradcheck_tiny_block(norm, use_shortcut):
+    cfg = GPTConfig(vocab_size=5, context_length=4, emb_dim=4, n_heads=2, n_layers=1, drop_rate=0.0)
+    torch.manual_seed(3)
+    block = make_block(cfg, norm, use_shortcut).double()
+    x = tiny_input(cfg, B=1, T=3).requires_grad_(True)
+    assert torch.autograd.gradcheck(block, (x,))
+
+
+def test_gpt2_small_parameter_counts():
+    cfg = GPTConfig()  # GPT-2 small, no QKV bias
+    C = 768
+    ff = (C * 4 * C + 4 * C) + (4 * C * C + C)  # two Linear layers with bias, counted by hand
+    attn = 3 * C * C + (C * C + C)  # query, key, value without bias; output projection with bias
+    norms = 2 * (2 * C)  # two layer norms, each a scale and a shift
+    assert ff == 4_722_432 and attn == 2_360_064 and ff + attn + norms == 7_085_568
+    torch.manual_seed(0)
+    block = TransformerBlock(cfg)
+    assert count_parameters(block.ff) == 4_722_432
+    assert count_parameters(block.attn) == 2_360_064
+    assert count_parameters(block) == 7_085_568
+    assert count_parameters(PostLNTransformerBlock(cfg)) == 7_085_568  # same parts, other order
+
+
+def test_qkv_bias_adds_three_bias_vectors():
+    with_bias = count_parameters(CausalSelfAttention(GPTConfig(qkv_bias=True)))
+    assert with_bias == 2_360_064 + 3 * 768
+
+
+def test_gpt2_small_config():
+    cfg = GPTConfig()
+    assert (cfg.vocab_size, cfg.context_length, cfg.emb_dim) == (50257, 1024, 768)
+    assert (cfg.n_heads, cfg.n_layers, cfg.drop_rate, cfg.qkv_bias) == (12, 12, 0.1, False)
+    assert cfg.head_dim == 64
+
+
+@pytest.mark.parametrize("use_shortcut", [True, False])
+def test_pre_ln_block_is_the_composition_of_its_parts(use_shortcut):
+    torch.manual_seed(4)
+    block = TransformerBlock(TINY, use_shortcut=use_shortcut).double().eval()
+    x = tiny_input()
+    h = block.attn(block.norm1(x)) + (x if use_shortcut else 0)
+    expected = block.ff(block.norm2(h)) + (h if use_shortcut else 0)
+    torch.testing.assert_close(block(x), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("use_shortcut", [True, False])
+def test_post_ln_block_is_the_composition_of_its_parts(use_shortcut):
+    torch.manual_seed(5)
+    block = PostLNTransformerBlock(TINY, use_shortcut=use_shortcut).double().eval()
+    x = tiny_input()
+    h = block.norm1(block.attn(x) + (x if use_shortcut else 0))
+    expected = block.norm2(block.ff(h) + (h if use_shortcut else 0))
+    torch.testing.assert_close(block(x), expected, rtol=0, atol=1e-12)
+
+
+def test_feed_forward_widens_by_four():
+    ff = FeedForward(TINY)
+    assert ff.layers[0].out_features == 4 * TINY.emb_dim == ff.layers[2].in_features
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_block_keeps_shape_and_dropout_only_acts_in_training(norm):
+    cfg = replace(TINY, drop_rate=0.5)
+    torch.manual_seed(6)
+    block = make_block(cfg, norm).double()
+    x = tiny_input(cfg)
+    assert block.eval()(x).shape == x.shape
+    torch.testing.assert_close(block(x), block(x))  # eval: deterministic
+    block.train()
+    assert not torch.allclose(block(x), block(x))  # train: dropout draws new masks
+
+
+def test_width_not_divisible_by_heads():
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        GPTConfig(emb_dim=10, n_heads=3)
+
+
+@pytest.mark.parametrize("field,value", [("n_layers", 0), ("drop_rate", 1.0), ("drop_rate", -0.1)])
+def test_bad_config_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        GPTConfig(**{field: value})
+
+
+@pytest.mark.parametrize("make", [CausalSelfAttention, TransformerBlock, PostLNTransformerBlock])
+def test_sequence_longer_than_context(make):
+    x = torch.randn(1, TINY.context_length + 1, TINY.emb_dim)
+    with pytest.raises(ValueError, match="longer than the context length 8"):
+        make(TINY)(x)
+
+
+@pytest.mark.parametrize(
+    "make", [FeedForward, CausalSelfAttention, TransformerBlock, PostLNTransformerBlock]
+)
+@pytest.mark.parametrize(
+    "shape,message",
+    [((5, 12), "must have 3 dimensions"), ((1, 2, 5, 12), "must have 3 dimensions")]
+    + [((2, 5, 13), "width 13 but the model's emb_dim is 12")],
+)
+def test_wrong_rank_or_width(make, shape, message):
+    with pytest.raises(ValueError, match=message):
+        make(TINY)(torch.randn(*shape))
+
+
+def test_layer_norm_wrong_width():
+    with pytest.raises(ValueError, match="width 5 but this LayerNorm expects 12"):
+        LayerNorm(12)(torch.randn(2, 3, 5))
+
+
+def test_integer_input_and_unknown_norm():
+    with pytest.raises(TypeError, match="floating-point"):
+        TransformerBlock(TINY)(torch.zeros(1, 2, 12, dtype=torch.long))
+    with pytest.raises(ValueError, match="unknown norm placement"):
+        make_block(TINY, "middle")
+    with pytest.raises(TypeError, match="GPTConfig"):
+        TransformerBlock({"emb_dim": 12})
