@@ -7,6 +7,8 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
+from conftest import ROOT
+
 pytestmark = pytest.mark.site
 
 # Raschka (2024), ch. 4: the values the shortcut lesson's table must reproduce.
@@ -27,9 +29,12 @@ def soup(path):
 def test_landing_page_and_lessons_exist(site):
     assert "docs/index.html" in (site / "index.html").read_text()  # the root opens the landing page
     landing = soup(site / "docs" / "index.html")
-    links = {a["href"] for a in landing.select("a[href]")}
-    assert "../lessons/shortcut_connections.html" in links
-    assert (site / "lessons" / "shortcut_connections.html").is_file()
+    links = {a["href"].split("#")[0] for a in landing.select("article a[href]")}
+    lessons = sorted(p.stem for p in (ROOT / "lessons").glob("*.md"))
+    assert "shortcut_connections" in lessons
+    for name in lessons:  # every written chapter is built and linked from the landing page
+        assert (site / "lessons" / f"{name}.html").is_file(), f"lesson {name} was not built"
+        assert f"../lessons/{name}.html" in links, f"the landing page does not link to {name}"
 
 
 def test_shortcut_table_holds_published_values(site):
