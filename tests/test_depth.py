@@ -1,0 +1,127 @@
+"""Protects the depth experiments: the branch-scaled residual network computes
+``x + scale * relu(W x + b)`` (checked by hand and against the book's ShortcutMLP), He
+initialisation has the published variance 2 / fan_in, the depth sweep measures the gradient that
+autograd gives, training is deterministic for a fixed seed, and bad input raises a clear error."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gradflow.data import load_digits
+from gradflow.depth import (
+    DegradationConfig,
+    NetSpec,
+    ScaledShortcutMLP,
+    build_network,
+    degradation_experiment,
+    depth_sweep,
+    final_metrics,
+    he_init_,
+)
+from gradflow.mlp import ShortcutMLP
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits()
+
+
+def test_branch_scale_one_is_the_books_shortcut_mlp():
+    torch.manual_seed(0)
+    book = ShortcutMLP([5, 5, 5, 2], use_shortcut=True, activation="relu", last_activation=False)
+    ours = ScaledShortcutMLP([5, 5, 5, 2], use_shortcut=True, branch_scale=1.0)
+    ours.load_state_dict(book.state_dict())
+    x = torch.randn(4, 5)
+    assert torch.allclose(ours(x), book(x))
+
+
+@pytest.mark.parametrize("scale", [0.25, 1.0, 3.0])
+def test_scaled_block_by_hand(scale):
+    torch.manual_seed(0)
+    model = ScaledShortcutMLP([4, 4], use_shortcut=True, last_activation=True, branch_scale=scale)
+    x = torch.randn(3, 4)
+    lin = model.layers[0][0]
+    expected = x + scale * torch.relu(x @ lin.weight.T + lin.bias)
+    assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("use_shortcut", [False, True])
+def test_build_network_shape_shortcuts_and_seed(use_shortcut):
+    spec = NetSpec(depth=5, use_shortcut=use_shortcut, init="he", scale_branches=True)
+    a, b = build_network(spec, seed=3), build_network(spec, seed=3)
+    assert len(a.layers) == 6  # 5 hidden layers + the output layer
+    assert [a.has_shortcut(i) for i in range(6)] == [use_shortcut] * 5 + [False]
+    assert a.branch_scale == pytest.approx(1 / math.sqrt(5))  # used only where shortcuts are
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert a(torch.zeros(2, 64)).shape == (2, 10)
+
+
+def test_he_init_has_variance_two_over_fan_in():
+    torch.manual_seed(0)
+    layer = nn.Linear(400, 500)
+    he_init_(layer)
+    # He et al. (2015): weights ~ N(0, 2 / fan_in), biases 0; 200,000 samples pin the std to ~0.2 %
+    assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.01)
+    assert abs(layer.weight.mean().item()) < 1e-3
+    assert torch.count_nonzero(layer.bias) == 0
+
+
+@pytest.mark.parametrize("use_shortcut", [False, True])
+def test_depth_sweep_matches_autograd(digits, use_shortcut):
+    x, y = digits.x_train[:32], digits.y_train[:32]
+    spec = NetSpec(depth=1, use_shortcut=use_shortcut)
+    result = depth_sweep(spec, [3], x, y, seeds=[7])
+    model = build_network(NetSpec(depth=3, use_shortcut=use_shortcut), seed=7)
+    w1 = model.layers[0][0].weight
+    (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), w1)
+    assert result.first_grad_norm == [pytest.approx(torch.linalg.norm(grad).item(), rel=1e-5)]
+    h = x
+    for layer in model.layers[:-1]:
+        h = h + layer(h) if use_shortcut else layer(h)
+    assert result.hidden_rms == [pytest.approx(h.pow(2).mean().sqrt().item(), rel=1e-5)]
+
+
+def test_training_is_deterministic_for_a_fixed_seed(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=20, record_every=10, seeds=(4,))
+    first, second = degradation_experiment(config, digits), degradation_experiment(config, digits)
+    assert list(first) == ["plain, 1 layers", "plain, 2 layers", "residual, 1 layers",
+                           "residual, 2 layers"]  # fmt: skip
+    for label in first:
+        h1, h2 = first[label][0].history, second[label][0].history
+        assert h1.steps == [0, 10, 20]
+        assert h1.train_loss == h2.train_loss and h1.test_accuracy == h2.test_accuracy
+        assert h1.train_loss[-1] < h1.train_loss[0]  # and it does learn something
+
+
+def test_final_metrics_by_hand(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=5, record_every=5, seeds=(0, 1))
+    runs = degradation_experiment(config, digits)["plain, 1 layers"]
+    losses = [r.history.train_loss[-1] for r in runs]
+    m = final_metrics(runs)
+    assert m["loss_mean"] == pytest.approx(sum(losses) / 2)
+    assert m["loss_min"] == min(losses) and m["loss_max"] == max(losses)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"depth": 0}, "depth must be >= 1"),
+        ({"depth": 3, "init": "xavier"}, "unknown init 'xavier'"),
+        ({"depth": 3, "width": 0}, "width must be >= 1"),
+    ],
+)
+def test_bad_spec_is_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        NetSpec(**kwargs)
+
+
+def test_bad_branch_scale_and_inputs_are_rejected(digits):
+    with pytest.raises(ValueError, match="branch_scale must be positive"):
+        ScaledShortcutMLP([4, 4], use_shortcut=True, branch_scale=0.0)
+    with pytest.raises(TypeError, match="config must be a DegradationConfig"):
+        degradation_experiment({"deep": 3}, digits)
+    with pytest.raises(ValueError, match="at least one depth"):
+        depth_sweep(NetSpec(depth=1), [], digits.x_train[:4], digits.y_train[:4])
