@@ -3,7 +3,8 @@
 Every lesson of the book imports its code from here, so what a lesson shows is what runs.
 Modules by topic: ``mlp`` (plain and residual networks), ``gradients`` (measuring gradient flow),
 ``activations`` and ``vanishing`` (slopes of activations; gradient profiles of deep plain networks),
-``gpt`` (the GPT-2 transformer block and its parts), ``blockflow`` (gradient flow through stacks of
+``depth`` and ``landscape`` (training plain and residual networks of growing depth; loss
+landscapes), ``gpt`` (the GPT-2 transformer block and its parts), ``blockflow`` (gradient flow through stacks of
 blocks), ``data`` (the handwritten-digits data set), ``train`` (a small training loop), ``plots`` and
 ``display`` (figures and tables for the lessons), ``diagrams`` (network diagrams drawn in code).
 """
