@@ -93,13 +93,17 @@ def test_weight_gradient_norms_match_manual_backward(digits):
     assert norms == pytest.approx(manual, rel=1e-12)
 
 
-def test_float64_keeps_what_float32_flushes_to_zero(digits):
-    # a 50-layer sigmoid network's first-layer gradient is far below float32's smallest number
+def test_float64_keeps_what_float32_cannot_hold(digits):
+    # a 50-layer sigmoid network's first-layer gradient is far below float32's smallest normal number
     x, y = digits_batch(digits, 64)
     in_64 = weight_gradient_norms(plain_mlp(50, activation="sigmoid"), x, y)
-    in_32 = weight_gradient_norms(plain_mlp(50, activation="sigmoid"), x, y, dtype=torch.float32)
-    assert in_32[0] == 0.0
+    model = plain_mlp(50, activation="sigmoid")
+    in_32 = weight_gradient_norms(model, x, y, dtype=torch.float32)
     assert 0.0 < in_64[0] < torch.finfo(torch.float32).tiny
+    # float32 keeps at most subnormals of it, and an SGD step cannot move a weight by that much
+    w = model.layers[0][0].weight
+    assert in_32[0] < torch.finfo(torch.float32).tiny
+    assert torch.equal(w - 0.1 * w.grad, w)
 
 
 def test_sigmoid_ratio_shrinks_with_depth(digits):
@@ -225,3 +229,11 @@ def test_plot_training_checks_its_arguments(digits):
         plot_training({"d3": history}, "d10", [1])
     with pytest.raises(ValueError, match="layer 4 is out of range"):
         plot_training({"d3": history}, "d3", [4])
+
+
+def test_init_sweep_needs_a_scheme(digits):
+    from gradflow.vanishing import init_sweep
+
+    x, y = digits_batch(digits, 8)
+    with pytest.raises(ValueError, match="schemes is empty"):
+        init_sweep("tanh", x, y, depth=3, schemes=[])

@@ -9,7 +9,9 @@ from gradflow._checks import check_tensor
 
 STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "mean_abs": lambda g: g.abs().mean(),  # the book's measure: mean |dL/dW| over the matrix
-    "norm": lambda g: g.norm(),  # Frobenius norm ||dL/dW||
+    # Frobenius norm ||dL/dW||, summed in float64: in float32, entries below ~1e-19 square to zero
+    # and the norm of a tiny but nonzero gradient would read exactly 0
+    "norm": lambda g: g.double().norm(),
 }
 
 
@@ -32,14 +34,21 @@ def backward_once(
     check_tensor(x, "x")
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
-    if target.shape[0] != x.shape[0]:
+    if target.dim() == 0 or target.shape[0] != x.shape[0]:
         raise ValueError(
-            f"x and target must hold the same number of examples, got {x.shape[0]} and "
-            f"{target.shape[0]}"
+            f"x and target must hold the same number of examples, got x of shape "
+            f"{tuple(x.shape)} and target of shape {tuple(target.shape)}"
         )
-    loss_fn = nn.functional.mse_loss if loss_fn is None else loss_fn
     model.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), target)
+    output = model(x)
+    if loss_fn is None:  # the mean squared error, which would silently broadcast mismatched shapes
+        if output.shape != target.shape:
+            raise ValueError(
+                f"target has shape {tuple(target.shape)} but the model's output has shape "
+                f"{tuple(output.shape)}; the mean squared error needs them equal"
+            )
+        loss_fn = nn.functional.mse_loss
+    loss = loss_fn(output, target)
     loss.backward()
     return loss.item()
 

@@ -37,6 +37,8 @@ def plain_mlp(
     check_positive_int(in_features, "in_features")
     check_positive_int(out_features, "out_features")
     check_activation(activation)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     sizes = [in_features] + [width] * (depth - 1) + [out_features]  # depth + 1 widths
     torch.manual_seed(seed)  # PyTorch's default initialisation draws from the global generator
     return ShortcutMLP(sizes, use_shortcut=False, activation=activation, last_activation=False)
@@ -57,8 +59,8 @@ def weight_gradient_norms(
 ) -> list[float]:
     """||dL/dW_k|| for every layer k (input first), cross-entropy on (x, y), computed in ``dtype``.
 
-    The default float64 keeps gradients far below float32's smallest number (about 1e-45) from
-    being rounded to exactly zero.
+    The default float64 keeps gradients far below float32's smallest normal number (about 1e-38)
+    from losing their precision or being rounded to exactly zero. The model is converted in place.
     """
     check_tensor(x, "x", ndim=2)
     model = model.to(dtype)
@@ -146,6 +148,8 @@ def init_sweep(
     """For each initialisation scheme, the weight-gradient norms of the same plain network."""
     check_activation(activation)
     check_tensor(x, "x", ndim=2)
+    if len(schemes) == 0:
+        raise ValueError("schemes is empty: give at least one initialisation scheme")
     out = {}
     for scheme in schemes:
         model = plain_mlp(depth, width, activation, x.shape[1], seed=seed)
