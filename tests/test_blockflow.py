@@ -123,3 +123,16 @@ def test_norm_input_scales_by_hand():
     assert scales[0] == pytest.approx(x.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
     assert scales[1] == pytest.approx(h.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
     assert not model.blocks[0].norm1._forward_hooks  # the hooks are removed again
+
+
+def test_token_ids_outside_the_vocabulary_are_rejected():
+    from gradflow.blockflow import BlockStack
+
+    cfg = GPTConfig(vocab_size=16, context_length=8, emb_dim=8, n_heads=2, n_layers=1)
+    model = BlockStack(cfg)
+    with pytest.raises(ValueError, match=r"outside the vocabulary 0\.\.15"):
+        model(torch.tensor([[1, 2, 16]]))
+    with pytest.raises(TypeError, match="dtype torch.long"):
+        model([[1, 2, 3]])
+    with pytest.raises(ValueError, match="longer than the context length 8"):
+        model(torch.zeros(1, 9, dtype=torch.long))

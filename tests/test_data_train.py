@@ -77,6 +77,12 @@ def test_training_rejects_bad_arguments():
         train_classifier(model, data, steps=0)
     with pytest.raises(ValueError, match="lr must be a positive number"):
         train_classifier(model, data, lr=-1.0)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        train_classifier(model, data, lr=float("nan"))
+    with pytest.raises(TypeError, match="data must be a gradflow.data.Digits"):
+        train_classifier(model, (data.x_train, data.y_train))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        train_classifier(model, data, seed=1.5)
 
 
 def test_table_renders_html_and_checks_shape():

@@ -125,3 +125,20 @@ def test_bad_branch_scale_and_inputs_are_rejected(digits):
         degradation_experiment({"deep": 3}, digits)
     with pytest.raises(ValueError, match="at least one depth"):
         depth_sweep(NetSpec(depth=1), [], digits.x_train[:4], digits.y_train[:4])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"optimizer": "lbfgs"}, ValueError, "unknown optimizer 'lbfgs'"),
+        ({"lr": -1.0}, ValueError, "lr must be a positive number"),
+        ({"lr": float("nan")}, ValueError, "lr must be a positive number"),
+        ({"seeds": ()}, ValueError, "seeds is empty"),
+        ({"deep": 0}, ValueError, "deep must be >= 1"),
+    ],
+)
+def test_degradation_config_rejects_bad_settings(kwargs, error, message):
+    from gradflow.depth import DegradationConfig
+
+    with pytest.raises(error, match=message):
+        DegradationConfig(**kwargs)

@@ -200,3 +200,11 @@ def test_integer_input_and_unknown_norm():
         make_block(TINY, "middle")
     with pytest.raises(TypeError, match="GPTConfig"):
         TransformerBlock({"emb_dim": 12})
+
+
+@pytest.mark.parametrize("part", ["FeedForward", "CausalSelfAttention", "TransformerBlock"])
+def test_parts_reject_a_config_that_is_not_a_gptconfig(part):
+    import gradflow.gpt as gpt
+
+    with pytest.raises(TypeError, match="cfg must be a GPTConfig, got dict"):
+        getattr(gpt, part)({"emb_dim": 8})

@@ -81,6 +81,10 @@ def test_bad_arguments():
         gradient_profile("model", x, t)
     with pytest.raises(ValueError, match="same number of examples"):
         gradient_profile(model, x, torch.ones(3, 1))
+    with pytest.raises(ValueError, match=r"target has shape \(2, 5\) but the model's output"):
+        gradient_profile(model, x, torch.ones(2, 5))
+    with pytest.raises(ValueError, match="same number of examples"):
+        gradient_profile(model, x, torch.tensor(1.0))
     with pytest.raises(TypeError, match="target must be a torch.Tensor"):
         gradient_profile(model, x, [[1.0], [1.0]])
     with pytest.raises(ValueError, match="exactly one example"):

@@ -52,21 +52,32 @@ class BlockStack(nn.Module):
                         nn.init.zeros_(module.bias)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
-            raise TypeError("idx must be a torch.Tensor of token ids (dtype torch.long)")
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have 2 dimensions (batch, tokens), got {tuple(idx.shape)}")
+        check_tokens(idx, self.cfg)
         B, T = idx.shape
-        if T > self.cfg.context_length:
-            raise ValueError(
-                f"sequence of {T} tokens is longer than the context length "
-                f"{self.cfg.context_length}"
-            )
         pos = torch.arange(T, device=idx.device)
         x = self.drop_emb(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
         for block in self.blocks:
             x = block(x)  # (B, T, C)
         return self.out_head(self.final_norm(x))  # (B, T, vocab_size)
+
+
+def check_tokens(idx, cfg: GPTConfig, name: str = "idx") -> torch.Tensor:
+    """Return ``idx`` if it is a (batch, tokens) tensor of ids that fit the vocabulary and context."""
+    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
+        raise TypeError(f"{name} must be a torch.Tensor of token ids (dtype torch.long)")
+    if idx.dim() != 2:
+        raise ValueError(f"{name} must have 2 dimensions (batch, tokens), got {tuple(idx.shape)}")
+    if idx.shape[1] > cfg.context_length:
+        raise ValueError(
+            f"sequence of {idx.shape[1]} tokens is longer than the context length "
+            f"{cfg.context_length}"
+        )
+    if idx.numel() and (idx.min() < 0 or idx.max() >= cfg.vocab_size):
+        raise ValueError(
+            f"{name} holds token ids outside the vocabulary 0..{cfg.vocab_size - 1}: "
+            f"from {idx.min().item()} to {idx.max().item()}"
+        )
+    return idx
 
 
 def random_tokens(cfg: GPTConfig, batch_size: int, seq_len: int, seed: int) -> torch.Tensor:
@@ -93,8 +104,11 @@ def block_gradient_norms(
         raise TypeError(f"model must be a BlockStack, got {type(model).__name__}")
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; choose one of {list(PARTS)}")
-    if tokens.dim() != 2 or tokens.shape[1] < 2:
-        raise ValueError(f"tokens must have shape (batch, seq_len + 1), got {tuple(tokens.shape)}")
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.shape[1] < 2:
+        shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+        raise ValueError(f"tokens must have shape (batch, seq_len + 1), got {shape}")
+    check_tokens(tokens[:, :-1], model.cfg, "tokens")
+    check_tokens(tokens[:, 1:], model.cfg, "tokens")
     model.zero_grad(set_to_none=True)
     logits = model(tokens[:, :-1])  # (B, T, vocab_size): a prediction of the next token everywhere
     targets = tokens[:, 1:]  # (B, T)
@@ -140,7 +154,8 @@ def token_similarity(model: BlockStack, tokens: torch.Tensor) -> float:
     """Mean cosine similarity between different positions' vectors after the last block."""
     if not isinstance(model, BlockStack):
         raise TypeError(f"model must be a BlockStack, got {type(model).__name__}")
-    if tokens.dim() != 2 or tokens.shape[1] < 2:
+    check_tokens(tokens, model.cfg, "tokens")
+    if tokens.shape[1] < 2:
         raise ValueError(f"tokens must have shape (batch, seq_len >= 2), got {tuple(tokens.shape)}")
     T = tokens.shape[1]
     x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)

@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_tensor
+from gradflow.activations import check_activation
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile
 from gradflow.mlp import ShortcutMLP
 from gradflow.plots import PLAIN, RESIDUAL, book_style, finish
-from gradflow.train import History, train_classifier
+from gradflow.train import OPTIMIZERS, History, train_classifier
 
 INITS = ("default", "he")
 
@@ -86,6 +87,7 @@ class NetSpec:
         check_positive_int(self.width, "width")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {list(INITS)}")
+        check_activation(self.activation)
 
     @property
     def branch_scale(self) -> float:
@@ -168,6 +170,22 @@ class DegradationConfig:
     batch_size: int = 64  # digits per minibatch
     record_every: int = 25  # steps between two evaluations on the full training and test sets
     seeds: tuple[int, ...] = (0, 1, 2)  # one run per seed: weights and minibatch order
+
+    def __post_init__(self):
+        for name in ("shallow", "deep", "width", "steps", "batch_size", "record_every"):
+            check_positive_int(getattr(self, name), name)
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {list(INITS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
+            )
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+            raise TypeError(f"lr must be a number, got {type(self.lr).__name__}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if len(self.seeds) == 0:
+            raise ValueError("seeds is empty: give at least one seed")
 
     def specs(self) -> list[NetSpec]:
         """The four networks: plain and residual, shallow and deep."""

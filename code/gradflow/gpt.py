@@ -50,6 +50,13 @@ class GPTConfig:
         return self.emb_dim // self.n_heads
 
 
+def check_config(cfg) -> GPTConfig:
+    """Return ``cfg`` if it is a GPTConfig; raise a clear error otherwise."""
+    if not isinstance(cfg, GPTConfig):
+        raise TypeError(f"cfg must be a GPTConfig, got {type(cfg).__name__}")
+    return cfg
+
+
 def check_sequence(x, cfg: GPTConfig) -> torch.Tensor:
     """Return ``x`` if it is a float (B, T, C) tensor with C = emb_dim and T <= context_length."""
     if not isinstance(x, torch.Tensor):
@@ -85,7 +92,9 @@ class LayerNorm(nn.Module):
         self.shift = nn.Parameter(torch.zeros(emb_dim))  # beta, starts as 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.scale.shape[0]:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
+        if x.dim() == 0 or x.shape[-1] != self.scale.shape[0]:
             raise ValueError(
                 f"x has width {x.shape[-1]} but this LayerNorm expects {len(self.scale)}"
             )
@@ -108,7 +117,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = check_config(cfg)
         self.layers = nn.Sequential(
             nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim),  # (B, T, C) -> (B, T, 4C)
             GELU(),
@@ -125,7 +134,7 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = check_config(cfg)
         C = cfg.emb_dim
         self.query = nn.Linear(C, C, bias=cfg.qkv_bias)
         self.key = nn.Linear(C, C, bias=cfg.qkv_bias)
@@ -154,9 +163,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, cfg: GPTConfig, use_shortcut: bool = True):
         super().__init__()
-        if not isinstance(cfg, GPTConfig):
-            raise TypeError(f"cfg must be a GPTConfig, got {type(cfg).__name__}")
-        self.cfg = cfg
+        self.cfg = check_config(cfg)
         self.use_shortcut = bool(use_shortcut)
         self.norm1 = LayerNorm(cfg.emb_dim)
         self.attn = CausalSelfAttention(cfg)

@@ -85,6 +85,8 @@ def grouped_bars(
     lengths = {name: len(values) for name, values in series.items()}
     if any(n != len(labels) for n in lengths.values()):
         raise ValueError(f"every series needs {len(labels)} values (one per label), got {lengths}")
+    if log and any(v <= 0 for values in series.values() for v in values):
+        raise ValueError("a log scale cannot show values <= 0: pass log=False or drop them")
     colors = list(colors) if colors is not None else CYCLE
     hatches = ["", "//", "..", "xx"]
     with book_style():

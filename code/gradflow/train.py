@@ -1,5 +1,6 @@
 """A small, deterministic training loop for classifiers on the digits, recording what lessons plot."""
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -43,12 +44,18 @@ def train_classifier(
     record_every: int = 10,
 ) -> History:
     """Train ``model`` with minibatches drawn by a seeded generator, so a run repeats exactly."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(record_every, "record_every")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
