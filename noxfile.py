@@ -1,6 +1,5 @@
 """Sessions: `nox -s docs` builds the book, `nox -s tests` tests package and site, `nox -s lint`."""
 
-import os
 import shutil
 from pathlib import Path
 
@@ -56,13 +55,5 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def serve(session: nox.Session) -> None:
     """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
-    session.run(
-        "python",
-        "-m",
-        "http.server",
-        "8000",
-        "-d",
-        "_build/html",
-        external=True,
-        env={"PYTHONUNBUFFERED": "1", **os.environ},
-    )
+    site = ROOT / "_build" / "html"
+    session.run("python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "-d", str(site))
