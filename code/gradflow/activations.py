@@ -12,21 +12,12 @@ import matplotlib.pyplot as plt
 import torch
 
 from gradflow._checks import check_positive_int
-from gradflow.mlp import ACTIVATIONS, make_activation
+from gradflow.mlp import check_activation, make_activation
 from gradflow.plots import CYCLE, book_style, finish
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "gelu")  # the order every figure and table uses
 GELU_C = math.sqrt(2.0 / math.pi)  # constant of GELU's tanh approximation (Hendrycks & Gimpel)
 GELU_A = 0.044715  # cubic coefficient of the same approximation
-
-
-def check_activation(name) -> str:
-    """Return ``name`` if it names a known activation; raise a clear error otherwise."""
-    if not isinstance(name, str):
-        raise TypeError(f"activation must be a str, got {type(name).__name__}")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return name
 
 
 def _check_points(z) -> torch.Tensor:

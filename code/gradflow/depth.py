@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_tensor
-from gradflow.activations import check_activation
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile
-from gradflow.mlp import ShortcutMLP
+from gradflow.mlp import ShortcutMLP, check_activation
 from gradflow.plots import PLAIN, RESIDUAL, book_style, finish
 from gradflow.train import OPTIMIZERS, History, train_classifier
 

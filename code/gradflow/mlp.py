@@ -19,13 +19,18 @@ ACTIVATIONS = {
 }
 
 
-def make_activation(name: str) -> nn.Module:
-    """Return a fresh activation module by name: 'sigmoid', 'tanh', 'relu' or 'gelu'."""
+def check_activation(name) -> str:
+    """Return ``name`` if it names a known activation; raise a clear error otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"activation must be a str, got {type(name).__name__}")
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+    return name
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module by name: 'sigmoid', 'tanh', 'relu' or 'gelu'."""
+    return ACTIVATIONS[check_activation(name)]()
 
 
 class ShortcutMLP(nn.Module):

@@ -15,10 +15,9 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_tensor
-from gradflow.activations import check_activation
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, weight_matrices
-from gradflow.mlp import ShortcutMLP
+from gradflow.mlp import ShortcutMLP, check_activation
 from gradflow.plots import CYCLE, MARKERS, book_style, finish
 from gradflow.train import History
 
