@@ -79,6 +79,8 @@ def test_training_rejects_bad_arguments():
         train_classifier(model, data, lr=-1.0)
     with pytest.raises(ValueError, match="lr must be a positive number"):
         train_classifier(model, data, lr=float("nan"))
+    with pytest.raises(TypeError, match="lr must be a number, got str"):
+        train_classifier(model, data, lr="0.1")
     with pytest.raises(TypeError, match="data must be a gradflow.data.Digits"):
         train_classifier(model, (data.x_train, data.y_train))
     with pytest.raises(TypeError, match="seed must be an int"):

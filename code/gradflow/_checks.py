@@ -1,15 +1,30 @@
 """Argument checks shared by the package: each raises ValueError/TypeError naming the problem."""
 
+import math
 from collections.abc import Sequence
 
 import torch
 
 
-def check_positive_int(value, name: str, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``; raise a clear error otherwise."""
+def check_int(value, name: str) -> int:
+    """Return ``value`` if it is an int (and not a bool); raise a clear error otherwise."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
+    return value
+
+
+def check_positive_number(value, name: str) -> float:
+    """Return ``value`` if it is a finite number > 0; raise a clear error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` if it is an int >= ``minimum``; raise a clear error otherwise."""
+    if check_int(value, name) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits as _sklearn_digits
 
+from gradflow._checks import check_int
+
 
 @dataclass(frozen=True)
 class Digits:
@@ -23,8 +25,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Digits:
         raise TypeError(f"test_fraction must be a float, got {type(test_fraction).__name__}")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_int(seed, "seed")
     bunch = _sklearn_digits()
     x = bunch.data.astype(np.float32)  # (1797, 64), pixel intensities 0..16
     y = bunch.target.astype(np.int64)

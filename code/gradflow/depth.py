@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradflow._checks import check_positive_int, check_tensor
+from gradflow._checks import check_positive_int, check_positive_number, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile
 from gradflow.mlp import ShortcutMLP, check_activation
@@ -179,10 +179,7 @@ class DegradationConfig:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
             )
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
-            raise TypeError(f"lr must be a number, got {type(self.lr).__name__}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        check_positive_number(self.lr, "lr")
         if len(self.seeds) == 0:
             raise ValueError("seeds is empty: give at least one seed")
 

@@ -17,7 +17,7 @@ from matplotlib.colors import BoundaryNorm
 from torch import nn
 from torch.func import functional_call
 
-from gradflow._checks import check_positive_int, check_tensor
+from gradflow._checks import check_int, check_positive_int, check_tensor
 from gradflow.plots import CYCLE, MARKERS, book_style, finish
 
 Direction = dict[str, torch.Tensor]
@@ -55,8 +55,7 @@ def _check_direction(direction, model: nn.Module, name: str = "direction") -> Di
 def random_direction(model: nn.Module, seed: int = 0) -> Direction:
     """A Gaussian direction shaped like the model's parameters; zero for 1-D ones (biases, norms)."""
     _check_model(model)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_int(seed, "seed")
     gen = torch.Generator().manual_seed(seed)
     return {
         name: (

@@ -1,12 +1,11 @@
 """A small, deterministic training loop for classifiers on the digits, recording what lessons plot."""
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from gradflow._checks import check_positive_int
+from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
 from gradflow.gradients import weight_matrices
 
@@ -48,15 +47,13 @@ def train_classifier(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(data, Digits):
         raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_int(seed, "seed")
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(record_every, "record_every")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    check_positive_number(lr, "lr")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     weights = [p for _, p in weight_matrices(model)]

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from gradflow._checks import check_positive_int, check_tensor
+from gradflow._checks import check_int, check_positive_int, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.mlp import ShortcutMLP, check_activation
@@ -36,8 +36,7 @@ def plain_mlp(
     check_positive_int(in_features, "in_features")
     check_positive_int(out_features, "out_features")
     check_activation(activation)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_int(seed, "seed")
     sizes = [in_features] + [width] * (depth - 1) + [out_features]  # depth + 1 widths
     torch.manual_seed(seed)  # PyTorch's default initialisation draws from the global generator
     return ShortcutMLP(sizes, use_shortcut=False, activation=activation, last_activation=False)
