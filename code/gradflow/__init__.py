@@ -1,12 +1,11 @@
 """gradflow: the code of the textbook on gradient flow and shortcut (residual) connections.
 
 Every lesson of the book imports its code from here, so what a lesson shows is what runs.
-Modules by topic: ``mlp`` (plain and residual networks), ``gradients`` (measuring gradient flow),
-``activations`` and ``vanishing`` (slopes of activations; gradient profiles of deep plain networks),
-``depth`` and ``landscape`` (training plain and residual networks of growing depth; loss
-landscapes), ``gpt`` (the GPT-2 transformer block and its parts), ``blockflow`` (gradient flow through stacks of
-blocks), ``data`` (the handwritten-digits data set), ``train`` (a small training loop), ``plots`` and
-``display`` (figures and tables for the lessons), ``diagrams`` (network diagrams drawn in code).
+Models: ``mlp`` (plain and residual networks), ``gpt`` (the GPT-2 block, its parts and a small GPT
+model), ``activations``, and ``init`` (every initialisation scheme). Measurements: ``gradients`` (all
+of gradient flow) and ``landscape`` (loss landscapes). ``data`` and ``train`` (the digits and a small
+training loop). ``experiments`` (one module per chapter, named after it). Presentation: ``plots``,
+``diagrams`` and ``display``. ``published`` holds the published values the book compares with.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,7 +1,9 @@
-"""Diagrams drawn in code: a network's layers as boxes, with its shortcut connections as arcs."""
+"""Diagrams drawn in code: a network's layers as boxes with its shortcuts as arcs; the transformer block."""
+
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from gradflow._checks import check_layer_sizes
 from gradflow.plots import PLAIN, RESIDUAL, book_style, finish
@@ -65,4 +67,129 @@ def network_diagram(layer_sizes: list[int]) -> plt.Figure:
         fig, axes = plt.subplots(2, 1, figsize=(1.45 * (len(sizes) + 1), 4.4))
         _draw_network(axes[0], sizes, False, "Without shortcuts: each layer feeds the next")
         _draw_network(axes[1], sizes, True, "With shortcuts: x + layer(x) where the widths match")
+    return finish(fig)
+
+
+# ---- the transformer block ---------------------------------------------------------------------
+
+_FILL = {"norm": "#FBE8B4", "attn": "#CFE3F3", "ff": "#CDEBDF", "drop": "#EEEEEE"}
+
+
+_STEPS = {
+    # (kind, label) from the input upwards; "add" is the junction where a shortcut rejoins
+    "pre": [
+        ("norm", "LayerNorm 1"),
+        ("attn", "Masked multi-head\nattention"),
+        ("drop", "Dropout"),
+        ("add", "+"),
+        ("norm", "LayerNorm 2"),
+        ("ff", "Feed forward\nC → 4C → C, GELU"),
+        ("drop", "Dropout"),
+        ("add", "+"),
+    ],
+    "post": [
+        ("attn", "Masked multi-head\nattention"),
+        ("drop", "Dropout"),
+        ("add", "+"),
+        ("norm", "LayerNorm 1"),
+        ("ff", "Feed forward\nC → 4C → C, GELU"),
+        ("drop", "Dropout"),
+        ("add", "+"),
+        ("norm", "LayerNorm 2"),
+    ],
+}
+
+
+_TITLES = {"pre": "Pre-LN (GPT-2)", "post": "Post-LN (original Transformer)"}
+
+
+def _draw_block(ax: plt.Axes, norm: str) -> None:
+    """Draw one block, input at the bottom, its shortcut paths in the book's residual colour."""
+    steps = _STEPS[norm]
+    dy, box_w, box_h, r = 1.0, 2.6, 0.62, 0.22
+    ys = [1.0 + i * dy for i in range(len(steps))]
+    y_in, y_out = 0.0, ys[-1] + dy
+    ink = "#222222"
+    arrow = {"arrowstyle": "-|>", "color": ink, "lw": 1.3, "shrinkA": 0, "shrinkB": 0}
+
+    def bottom(i):
+        return ys[i] - (r if steps[i][0] == "add" else box_h / 2)
+
+    def top(i):
+        return ys[i] + (r if steps[i][0] == "add" else box_h / 2)
+
+    # the main path, bottom to top
+    ax.text(0, y_in - 0.05, "input  (B, T, C)", ha="center", va="top", fontsize=10)
+    ax.annotate("", xy=(0, bottom(0)), xytext=(0, y_in), arrowprops=arrow)
+    for i in range(len(steps) - 1):
+        ax.annotate("", xy=(0, bottom(i + 1)), xytext=(0, top(i)), arrowprops=arrow)
+    ax.annotate("", xy=(0, y_out), xytext=(0, top(len(steps) - 1)), arrowprops=arrow)
+    ax.text(0, y_out + 0.05, "output  (B, T, C)", ha="center", va="bottom", fontsize=10)
+
+    # boxes and junctions
+    for (kind, label), y in zip(steps, ys, strict=True):
+        if kind == "add":
+            ax.add_patch(Circle((0, y), r, facecolor="white", edgecolor=RESIDUAL, lw=2.2, zorder=3))
+            ax.text(0, y, "+", ha="center", va="center", fontsize=14, color=RESIDUAL, zorder=4)
+        else:
+            ax.add_patch(
+                FancyBboxPatch(
+                    (-box_w / 2, y - box_h / 2),
+                    box_w,
+                    box_h,
+                    boxstyle="round,pad=0.02,rounding_size=0.12",
+                    facecolor=_FILL[kind],
+                    edgecolor=ink,
+                    lw=1.0,
+                    zorder=3,
+                )
+            )
+            ax.text(0, y, label, ha="center", va="center", fontsize=9, zorder=4)
+
+    # the shortcuts: from the stream just before each sub-layer's first step to its junction
+    adds = [i for i, (kind, _) in enumerate(steps) if kind == "add"]
+    firsts = [0, len(steps) // 2]  # each sub-layer group is half of the steps
+    x_side = -box_w / 2 - 0.55
+    for k, (i_first, i_add) in enumerate(zip(firsts, adds, strict=True)):
+        below = y_in if i_first == 0 else top(i_first - 1)
+        y0, y1 = (below + bottom(i_first)) / 2, ys[i_add]
+        ax.plot([0, x_side, x_side], [y0, y0, y1], color=RESIDUAL, lw=2.6, solid_capstyle="round")
+        ax.plot(0, y0, "o", color=RESIDUAL, markersize=5)
+        ax.annotate(
+            "",
+            xy=(-r, y1),
+            xytext=(x_side, y1),
+            arrowprops={**arrow, "color": RESIDUAL, "lw": 2.6},
+        )
+        ax.text(
+            x_side - 0.12,
+            (y0 + y1) / 2,
+            f"shortcut {k + 1}",
+            rotation=90,
+            ha="right",
+            va="center",
+            color=RESIDUAL,
+            fontsize=10,
+            fontweight="bold",
+        )
+    ax.set_title(_TITLES[norm])
+    ax.set_xlim(-box_w / 2 - 1.2, box_w / 2 + 0.3)
+    ax.set_ylim(y_in - 0.6, y_out + 0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def block_diagram(norms: Sequence[str] = ("pre",)) -> plt.Figure:
+    """A diagram of the transformer block for each norm placement, shortcuts highlighted."""
+    if isinstance(norms, str):
+        norms = [norms]
+    if not norms:
+        raise ValueError("norms is empty: give 'pre', 'post' or both")
+    for norm in norms:
+        if norm not in _STEPS:
+            raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(_STEPS)}")
+    with book_style():
+        fig, axes = plt.subplots(1, len(norms), figsize=(3.4 * len(norms), 6.2), squeeze=False)
+        for ax, norm in zip(axes[0], norms, strict=True):
+            _draw_block(ax, norm)
     return finish(fig)

@@ -1,4 +1,4 @@
-"""The GPT-2 transformer block and its parts, written out so that both shortcut connections show.
+"""The GPT-2 model: config, parts, transformer blocks and the small ``GPTModel`` built from them.
 
 The block follows GPT-2 (Radford et al., 2019) as rebuilt in Raschka, *Build a Large Language Model
 (From Scratch)*, chapter 4. We use pre-LN: each sub-layer normalises its *input*, and the shortcut
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int
+from gradflow.init import SCHEMES, init_weights
 
 
 @dataclass(frozen=True)
@@ -57,47 +58,16 @@ def check_config(cfg) -> GPTConfig:
     return cfg
 
 
-def check_sequence(x, cfg: GPTConfig) -> torch.Tensor:
-    """Return ``x`` if it is a float (B, T, C) tensor with C = emb_dim and T <= context_length."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
-    if x.dim() != 3:
-        raise ValueError(
-            f"x must have 3 dimensions (batch, tokens, emb_dim), got shape {tuple(x.shape)}"
-        )
-    B, T, C = x.shape
-    if B == 0 or T == 0:
-        raise ValueError(f"x is empty (shape {tuple(x.shape)}): it needs a batch and a token")
-    if C != cfg.emb_dim:
-        raise ValueError(f"x has width {C} but the model's emb_dim is {cfg.emb_dim}")
-    if T > cfg.context_length:
-        raise ValueError(
-            f"sequence of {T} tokens is longer than the context length {cfg.context_length}"
-        )
-    return x
-
-
 class LayerNorm(nn.Module):
     """Layer normalisation over the last axis, with a learnable scale and shift."""
 
     def __init__(self, emb_dim: int, eps: float = 1e-5):
         super().__init__()
-        check_positive_int(emb_dim, "emb_dim")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
         self.eps = eps  # keeps the division finite when a token's features are all equal
         self.scale = nn.Parameter(torch.ones(emb_dim))  # gamma, starts as 1
         self.shift = nn.Parameter(torch.zeros(emb_dim))  # beta, starts as 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
-        if x.dim() == 0 or x.shape[-1] != self.scale.shape[0]:
-            raise ValueError(
-                f"x has width {x.shape[-1]} but this LayerNorm expects {len(self.scale)}"
-            )
         mean = x.mean(dim=-1, keepdim=True)  # (B, T, 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)  # biased: divide by C, as torch does
         x_hat = (x - mean) / torch.sqrt(var + self.eps)  # (B, T, C), mean 0 and variance 1
@@ -117,7 +87,7 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.cfg = check_config(cfg)
+        self.cfg = cfg
         self.layers = nn.Sequential(
             nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim),  # (B, T, C) -> (B, T, 4C)
             GELU(),
@@ -125,7 +95,6 @@ class FeedForward(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_sequence(x, self.cfg)
         return self.layers(x)  # (B, T, C)
 
 
@@ -134,7 +103,7 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.cfg = check_config(cfg)
+        self.cfg = cfg
         C = cfg.emb_dim
         self.query = nn.Linear(C, C, bias=cfg.qkv_bias)
         self.key = nn.Linear(C, C, bias=cfg.qkv_bias)
@@ -143,7 +112,6 @@ class CausalSelfAttention(nn.Module):
         self.drop_attn = nn.Dropout(cfg.drop_rate)  # drops attention weights while training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_sequence(x, self.cfg)
         B, T, C = x.shape
         nh, hs = self.cfg.n_heads, self.cfg.head_dim
         q = self.query(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
@@ -163,7 +131,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, cfg: GPTConfig, use_shortcut: bool = True):
         super().__init__()
-        self.cfg = check_config(cfg)
+        self.cfg = cfg
         self.use_shortcut = bool(use_shortcut)
         self.norm1 = LayerNorm(cfg.emb_dim)
         self.attn = CausalSelfAttention(cfg)
@@ -172,7 +140,7 @@ class TransformerBlock(nn.Module):
         self.drop_shortcut = nn.Dropout(cfg.drop_rate)  # on each sub-layer's output, before the add
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_sequence(x, self.cfg)  # (B, T, C) in, (B, T, C) out
+        # (B, T, C) in, (B, T, C) out
         # Shortcut 1, around the attention sub-layer
         shortcut = x
         x = self.norm1(x)
@@ -195,7 +163,7 @@ class PostLNTransformerBlock(TransformerBlock):
     """The original Transformer's post-LN ordering: add the shortcut first, then normalise."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_sequence(x, self.cfg)  # (B, T, C) in, (B, T, C) out
+        # (B, T, C) in, (B, T, C) out
         shortcut = x
         x = self.attn(x)
         x = self.drop_shortcut(x)
@@ -217,9 +185,62 @@ BLOCKS = {"pre": TransformerBlock, "post": PostLNTransformerBlock}
 
 def make_block(cfg: GPTConfig, norm: str = "pre", use_shortcut: bool = True) -> TransformerBlock:
     """A pre-LN (GPT-2) or post-LN (original Transformer) block, with or without its shortcuts."""
+    check_config(cfg)
     if norm not in BLOCKS:
         raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(BLOCKS)}")
     return BLOCKS[norm](cfg, use_shortcut=use_shortcut)
+
+
+class GPTModel(nn.Module):
+    """A small GPT: embeddings, ``n_layers`` pre-LN or post-LN blocks, and an output layer."""
+
+    def __init__(
+        self, cfg: GPTConfig, norm: str = "pre", use_shortcut: bool = True, init: str = "torch"
+    ):
+        super().__init__()
+        check_config(cfg)
+        if init not in SCHEMES:
+            raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
+        self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim)
+        self.drop_emb = nn.Dropout(cfg.drop_rate)
+        self.blocks = nn.ModuleList(
+            make_block(cfg, norm, use_shortcut) for _ in range(cfg.n_layers)
+        )
+        # GPT-2 normalises once more after its last pre-LN block; post-LN blocks already end in one
+        self.final_norm = LayerNorm(cfg.emb_dim) if norm == "pre" else nn.Identity()
+        self.out_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
+        if init != "torch":  # redraw from the caller's generator, right after construction
+            init_weights(self, init)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        check_tokens(idx, self.cfg)
+        B, T = idx.shape
+        pos = torch.arange(T, device=idx.device)
+        x = self.drop_emb(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)  # (B, T, C)
+        return self.out_head(self.final_norm(x))  # (B, T, vocab_size)
+
+
+def check_tokens(idx, cfg: GPTConfig, name: str = "idx") -> torch.Tensor:
+    """Return ``idx`` if it is a (batch, tokens) tensor of ids that fit the vocabulary and context."""
+    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
+        raise TypeError(f"{name} must be a torch.Tensor of token ids (dtype torch.long)")
+    if idx.dim() != 2:
+        raise ValueError(f"{name} must have 2 dimensions (batch, tokens), got {tuple(idx.shape)}")
+    if idx.shape[1] > cfg.context_length:
+        raise ValueError(
+            f"sequence of {idx.shape[1]} tokens is longer than the context length "
+            f"{cfg.context_length}"
+        )
+    if idx.numel() and (idx.min() < 0 or idx.max() >= cfg.vocab_size):
+        raise ValueError(
+            f"{name} holds token ids outside the vocabulary 0..{cfg.vocab_size - 1}: "
+            f"from {idx.min().item()} to {idx.max().item()}"
+        )
+    return idx
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -1,11 +1,19 @@
-"""Measuring gradient flow: one backward pass, then a summary of each layer's weight gradient."""
+"""Measuring gradient flow: every measurement the lessons make, in one place.
 
-from collections.abc import Callable
+Per-layer weight-gradient profiles (``gradient_profile``), per-block gradient norms of a GPT
+(``block_gradient_norms``), the Jacobians of residual branches (``branch_jacobians``), the scale of
+what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
+(``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from gradflow._checks import check_tensor
+from gradflow.gpt import GPTModel
 
 STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "mean_abs": lambda g: g.abs().mean(),  # the book's measure: mean |dL/dW| over the matrix
@@ -13,6 +21,21 @@ STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     # and the norm of a tiny but nonzero gradient would read exactly 0
     "norm": lambda g: g.double().norm(),
 }
+
+
+@contextmanager
+def record_inputs(modules: Iterable[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Within the block, append to the yielded list the (detached) input of every call of ``modules``."""
+    inputs: list[torch.Tensor] = []
+    hooks = [
+        m.register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach()))
+        for m in modules
+    ]
+    try:
+        yield inputs
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def weight_matrices(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -84,18 +107,55 @@ def branch_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     check_tensor(x, "x", ndim=2)
     if x.shape[0] != 1:
         raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
-    inputs: list[torch.Tensor] = []
-    hooks = [
-        layer.register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach()))
-        for layer in layers
-    ]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with record_inputs(layers) as inputs, torch.no_grad():
+        model(x)
     return [
         torch.autograd.functional.jacobian(lambda h, f=layer: f(h)[0], h_in)[:, 0, :]  # (out, in)
         for layer, h_in in zip(layers, inputs, strict=True)
     ]
+
+
+PARTS = ("block", "ff_out")  # what block_gradient_norms measures in each block
+
+
+def block_gradient_norms(model: GPTModel, tokens: torch.Tensor, part: str = "block") -> list[float]:
+    """One next-token backward pass; then, per block, the norm of its weight gradient (in float64).
+
+    ``part="block"`` takes the Frobenius norm over all the block's weight matrices together;
+    ``part="ff_out"`` only that of the feed-forward network's second matrix, Xiong et al.'s measure.
+    """
+    model.zero_grad(set_to_none=True)
+    logits = model(tokens[:, :-1])  # (B, T, vocab_size): a prediction of the next token everywhere
+    targets = tokens[:, 1:]  # (B, T)
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    loss.backward()
+    norms = []
+    for block in model.blocks:
+        if part == "ff_out":
+            grads = [block.ff.layers[2].weight.grad]
+        else:  # the matrices, not the layer norms' scales
+            grads = [p.grad for _, p in weight_matrices(block)]
+        norms.append(torch.cat([g.double().flatten() for g in grads]).norm().item())
+    return norms
+
+
+@torch.no_grad()
+def token_similarity(model: GPTModel, tokens: torch.Tensor) -> float:
+    """Mean cosine similarity between different positions' vectors after the last block."""
+    T = tokens.shape[1]
+    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
+    for block in model.blocks:
+        x = block(x)  # (B, T, C)
+    unit = nn.functional.normalize(x, dim=-1)
+    cos = unit @ unit.transpose(1, 2)  # (B, T, T): cosine between every pair of positions
+    off_diagonal = ~torch.eye(T, dtype=torch.bool)
+    return cos[:, off_diagonal].mean().item()
+
+
+@torch.no_grad()
+def norm_input_scales(model: GPTModel, tokens: torch.Tensor) -> list[float]:
+    """Per-token standard deviation of what enters each block's two layer norms, in order."""
+    norms = [norm for block in model.blocks for norm in (block.norm1, block.norm2)]
+    with record_inputs(norms) as inputs:
+        model(tokens)
+    return [h.std(dim=-1, unbiased=False).mean().item() for h in inputs]  # mean over (B, T)

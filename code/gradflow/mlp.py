@@ -3,13 +3,16 @@
 ``ShortcutMLP`` is the five-layer demonstration network of Raschka, *Build a Large Language Model
 (From Scratch)*, chapter 4, generalised to any list of layer sizes and any activation: every layer is a
 ``Linear`` followed by an activation, and with ``use_shortcut=True`` a layer adds its input to its
-output (``x + layer(x)``) wherever the two have the same shape.
+output (``x + layer(x)``) wherever the two have the same shape. ``ScaledShortcutMLP`` puts a factor on
+every residual branch (``x + scale * layer(x)``). ``build_mlp`` builds either as a seeded classifier;
+its ``depth`` is the number of Linear layers.
 """
 
 import torch
 from torch import nn
 
-from gradflow._checks import check_layer_sizes, check_tensor
+from gradflow._checks import check_int, check_layer_sizes, check_positive_int, check_positive_number
+from gradflow.init import SCHEMES, init_weights, seeded
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
@@ -63,10 +66,65 @@ class ShortcutMLP(nn.Module):
         return self.use_shortcut and self.layer_sizes[i] == self.layer_sizes[i + 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "x", width=self.layer_sizes[0])
         for layer in self.layers:
             shortcut = x
             x = layer(x)
             if self.use_shortcut and x.shape == shortcut.shape:
                 x = x + shortcut  # the shortcut: the layer's input skips ahead and is added back
         return x
+
+
+class ScaledShortcutMLP(ShortcutMLP):
+    """A ``ShortcutMLP`` whose shortcut layers compute ``x + branch_scale * layer(x)``."""
+
+    def __init__(
+        self,
+        layer_sizes: list[int],
+        use_shortcut: bool = False,
+        activation: str = "relu",
+        last_activation: bool = False,
+        branch_scale: float = 1.0,
+    ):
+        super().__init__(layer_sizes, use_shortcut, activation, last_activation)
+        self.branch_scale = float(check_positive_number(branch_scale, "branch_scale"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            shortcut = x
+            x = layer(x)
+            if self.has_shortcut(i):
+                x = shortcut + self.branch_scale * x  # the branch is scaled, the shortcut is not
+        return x
+
+
+def build_mlp(
+    depth: int,
+    width: int = 64,
+    in_features: int = 64,
+    out_features: int = 10,
+    activation: str = "relu",
+    use_shortcut: bool = False,
+    branch_scale: float = 1.0,
+    init: str = "torch",
+    seed: int = 0,
+) -> ScaledShortcutMLP:
+    """A seeded classifier of ``depth`` Linear layers: ``depth - 1`` hidden layers, then the output.
+
+    Every hidden layer is followed by ``activation``; the output layer returns raw logits. ``init``
+    names a scheme of :mod:`gradflow.init` (``"he"`` also zeroes the biases). The weights are drawn
+    from PyTorch's generator seeded with ``seed``; the caller's random state is left untouched.
+    """
+    check_positive_int(depth, "depth")
+    check_positive_int(width, "width")
+    check_positive_int(in_features, "in_features")
+    check_positive_int(out_features, "out_features")
+    check_activation(activation)
+    check_int(seed, "seed")
+    if init not in SCHEMES:
+        raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+    sizes = [in_features] + [width] * (depth - 1) + [out_features]  # depth + 1 widths
+    with seeded(seed):
+        model = ScaledShortcutMLP(sizes, use_shortcut, activation, False, branch_scale)
+        if init != "torch":
+            init_weights(model, init)  # continues the same seeded draws
+    return model

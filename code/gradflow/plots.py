@@ -1,4 +1,4 @@
-"""Figure helpers shared by the lessons: one style, one colour palette, legible in light and dark mode.
+"""Figures of the lessons: one style, one colour palette, legible in light and dark mode.
 
 Figures are drawn on an opaque white background with dark ink, so they read the same whichever
 colour scheme the reader's browser uses; the site's CSS gives them a rounded frame in dark mode.
@@ -6,12 +6,17 @@ Colours come from the Okabe-Ito palette, which stays distinguishable under the c
 deficiencies; lines also differ in marker or dash so that nothing relies on colour alone.
 """
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+from matplotlib.ticker import MaxNLocator
+
+from gradflow.train import History
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {
@@ -30,6 +35,7 @@ PLAIN = PALETTE[
 RESIDUAL = PALETTE["blue"]  # colour of a network *with* shortcuts
 CYCLE = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+DASHES = ["-", "--", ":", "-."]  # line styles, so that lines differ by more than colour
 
 STYLE = {
     "figure.facecolor": "white",
@@ -111,4 +117,222 @@ def grouped_bars(
         ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
         ax.grid(axis="x", visible=False)
         ax.legend()
+    return finish(fig)
+
+
+# ---- vanishing gradients ----------------------------------------------------------------------
+
+
+def _profile_lines(ax: plt.Axes, profiles: dict, title: str, label: Callable[[object], str]):
+    """Draw one log-scale line per profile: layer index (1 = input side) against gradient norm."""
+    for i, (key, profile) in enumerate(profiles.items()):
+        layers = range(1, len(profile) + 1)
+        ax.plot(
+            layers,
+            profile,
+            color=CYCLE[i % len(CYCLE)],
+            marker=MARKERS[i % len(MARKERS)],
+            markevery=max(1, len(profile) // 10),
+            ms=5,
+            lw=1.6,
+            label=label(key),
+        )
+    ax.set_yscale("log")
+    ax.set(title=title, xlabel="layer (1 = next to the input)")
+
+
+def plot_depth_profiles(profiles: dict[str, dict[int, list[float]]]) -> plt.Figure:
+    """One panel per activation: layer index against ||dL/dW|| (log), one line per depth."""
+    if not profiles:
+        raise ValueError("profiles is empty: give at least one activation")
+    n = len(profiles)
+    cols = 2 if n > 1 else 1
+    rows = math.ceil(n / cols)
+    with book_style():
+        fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.4 * rows), squeeze=False)
+        for ax, (act, by_depth) in zip(axes.flat, profiles.items(), strict=False):
+            _profile_lines(ax, by_depth, act, lambda d: f"depth {d}")
+            ax.set_ylabel(r"$\|\partial L / \partial W_k\|$")
+        for ax in list(axes.flat)[n:]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=9)
+    return finish(fig)
+
+
+def plot_init_sweep(sweeps: dict[str, dict[str, list[float]]]) -> plt.Figure:
+    """One panel per activation: layer index against ||dL/dW|| (log), one line per init scheme."""
+    if not sweeps:
+        raise ValueError("sweeps is empty: give at least one activation")
+    with book_style():
+        fig, axes = plt.subplots(1, len(sweeps), figsize=(4.8 * len(sweeps), 3.6), squeeze=False)
+        for ax, (act, by_scheme) in zip(axes.flat, sweeps.items(), strict=True):
+            _profile_lines(
+                ax, by_scheme, f"{act}, depth {len(next(iter(by_scheme.values())))}", str
+            )
+            ax.set_ylabel(r"$\|\partial L / \partial W_k\|$")
+        axes.flat[0].legend(fontsize=9)
+    return finish(fig)
+
+
+def plot_training(histories: dict[str, History], deep: str, layers: Sequence[int]) -> plt.Figure:
+    """Left: training loss of each run. Right: ||dW||/||W|| over training of some layers of ``deep``."""
+    if deep not in histories:
+        raise ValueError(f"deep must be one of the runs {list(histories)}, got {deep!r}")
+    history = histories[deep]
+    n_layers = len(history.relative_update[0])
+    for k in layers:
+        if not 1 <= k <= n_layers:
+            raise ValueError(
+                f"layer {k} is out of range: the run {deep!r} has layers 1..{n_layers}"
+            )
+    with book_style():
+        fig, (ax_l, ax_u) = plt.subplots(1, 2, figsize=(10, 3.8))
+        for i, (name, h) in enumerate(histories.items()):
+            ax_l.plot(
+                h.steps,
+                h.train_loss,
+                color=CYCLE[i % len(CYCLE)],
+                ls=DASHES[i % 2],
+                lw=2,
+                label=name,
+            )
+        ax_l.axhline(math.log(10), color="#777777", lw=1, ls=":")
+        ax_l.annotate(
+            "ln 10: a uniform guess",
+            (0.5, math.log(10) - 0.1),
+            xycoords=("axes fraction", "data"),
+            fontsize=9,
+        )
+        ax_l.set(xlabel="training step", ylabel="training loss (cross-entropy)", title="loss")
+        ax_l.legend(loc="lower left")
+        steps = history.steps[: len(history.relative_update)]  # the last record has no update
+        updates = torch.tensor(history.relative_update)  # (records, layers)
+        for i, k in enumerate(layers):
+            ax_u.plot(
+                steps,
+                updates[:, k - 1].numpy(),
+                color=CYCLE[i % len(CYCLE)],
+                marker=MARKERS[i % len(MARKERS)],
+                markevery=max(1, len(steps) // 8),
+                ms=5,
+                lw=1.4,
+                label=f"layer {k}",
+            )
+        ax_u.set_yscale("log")
+        ax_u.set(
+            xlabel="training step",
+            ylabel=r"$\|\Delta W_k\| \, / \, \|W_k\|$",
+            title=f"relative update per step, {deep}",
+        )
+        ax_u.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return finish(fig)
+
+
+# ---- shortcuts in training --------------------------------------------------------------------
+
+
+def _style(spec, deep: bool) -> dict:
+    """Line style of a network: colour by family, dash by depth."""
+    return {
+        "color": RESIDUAL if spec.use_shortcut else PLAIN,
+        "linestyle": DASHES[0] if deep else DASHES[1],
+        "marker": ("o" if spec.use_shortcut else "s") if deep else None,
+        "markevery": 4,
+        "markersize": 4,
+    }
+
+
+def plot_training_curves(
+    runs: dict[str, list], figsize: tuple[float, float] = (9.6, 3.8)
+) -> plt.Figure:
+    """Training loss (log scale) and test accuracy over steps: mean line, band from min to max."""
+    if not runs:
+        raise ValueError("runs is empty")
+    deepest = max(rs[0].spec.depth for rs in runs.values())
+    with book_style():
+        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
+        for label, rs in runs.items():
+            steps = np.array(rs[0].history.steps)
+            style = _style(rs[0].spec, rs[0].spec.depth == deepest)
+            for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
+                values = np.array([getattr(r.history, key) for r in rs])  # (seeds, records)
+                ax.plot(steps, values.mean(0), label=label, **style)
+                ax.fill_between(
+                    steps, values.min(0), values.max(0), color=style["color"], alpha=0.15
+                )
+        ax_loss.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
+        ax_acc.set(xlabel="training step", ylabel="test accuracy", ylim=(0, 1))
+        ax_acc.legend(loc="center right", bbox_to_anchor=(1.0, 0.62))
+    return finish(fig)
+
+
+def plot_depth_sweep(
+    results: dict,
+    colors: Sequence[str],
+    figsize: tuple[float, float] = (9.6, 3.8),
+) -> plt.Figure:
+    """First layer's gradient norm and last hidden layer's RMS against depth, log-log, per family."""
+    if not results:
+        raise ValueError("results is empty")
+    if len(colors) < len(results):
+        raise ValueError(f"need {len(results)} colors, got {len(colors)}")
+    markers = ["s", "o", "^", "D"]  # plain first, as in the other figures of the lesson
+    with book_style():
+        fig, (ax_g, ax_a) = plt.subplots(1, 2, figsize=figsize)
+        for k, (label, res) in enumerate(results.items()):
+            style = {
+                "color": colors[k],
+                "marker": markers[k % 4],
+                "linestyle": DASHES[k % len(DASHES)],
+            }
+            ax_g.plot(res.depths, res.first_grad_norm, label=label, **style)
+            ax_a.plot(res.depths, res.hidden_rms, label=label, **style)
+        ax_g.set(
+            xscale="log", yscale="log", xlabel="hidden layers", ylabel="‖∂L/∂W₁‖ (first layer)"
+        )
+        ax_a.set(
+            xscale="log", yscale="log", xlabel="hidden layers", ylabel="RMS of last hidden layer"
+        )
+        ax_g.legend(fontsize=9)
+    return finish(fig)
+
+
+# ---- the transformer block ---------------------------------------------------------------------
+
+NORM_COLORS = {"pre-LN": PALETTE["green"], "post-LN": PALETTE["orange"]}
+
+
+def plot_profiles(
+    panels: dict[str, dict[str, Sequence[float]]],
+    colors: dict[str, str],
+    ylabel: str = "gradient norm",
+    xlabel: str = "block (1 = nearest the input)",
+    figsize: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """One panel per entry of ``panels``: each series is a per-block profile, log scale."""
+    if not panels:
+        raise ValueError("panels is empty: give at least one panel of profiles")
+    missing = {label for series in panels.values() for label in series} - set(colors)
+    if missing:
+        raise ValueError(f"no colour given for series {sorted(missing)}")
+    figsize = figsize or (3.3 * len(panels) + 0.4, 3.4)
+    with book_style():
+        fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=True, squeeze=False)
+        for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+            for j, (label, values) in enumerate(series.items()):
+                blocks = np.arange(1, len(values) + 1)
+                ax.plot(
+                    blocks,
+                    values,
+                    color=colors[label],
+                    marker=MARKERS[j % len(MARKERS)],
+                    markersize=4 if len(values) <= 24 else 2.5,
+                    linestyle=DASHES[j % len(DASHES)],
+                    label=label,
+                )
+            ax.set_yscale("log")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole numbers
+            ax.set(title=title, xlabel=xlabel)
+        axes[0, 0].set_ylabel(ylabel)
+        axes[0, 0].legend()
     return finish(fig)

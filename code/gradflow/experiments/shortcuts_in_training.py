@@ -1,80 +1,37 @@
-"""Depth: how plain and residual networks behave as they get deeper, at initialisation and in training.
+"""Experiments of the lesson on shortcuts in training: depth sweeps and the degradation problem.
 
-Two experiments of the lesson on shortcuts in training. ``depth_sweep`` measures the first layer's
-gradient and the last hidden layer's activations of freshly initialised networks of growing depth.
-``degradation_experiment`` reproduces at CPU scale the *degradation problem* of He et al. (2016,
-*Deep Residual Learning for Image Recognition*, Fig. 1 and 4): a deeper plain network trains worse
-than a shallower one, a deeper residual network does not. Networks are ``ScaledShortcutMLP``: the
-book's ``ShortcutMLP`` with an optional factor on every residual branch, ``x + scale * layer(x)``.
+``depth_sweep`` measures the first layer's gradient and the last hidden layer's activations of freshly
+initialised networks of growing depth. ``degradation_experiment`` reproduces at CPU scale the
+*degradation problem* of He et al. (2016, *Deep Residual Learning for Image Recognition*, Fig. 1 and
+4): a deeper plain network trains worse than a shallower one, a deeper residual network does not.
+Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, built by :func:`gradflow.mlp.build_mlp`.
 """
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number, check_tensor
 from gradflow.data import Digits
-from gradflow.gradients import gradient_profile
-from gradflow.mlp import ShortcutMLP, check_activation
-from gradflow.plots import PLAIN, RESIDUAL, book_style, finish
+from gradflow.gradients import gradient_profile, record_inputs
+from gradflow.init import SCHEMES
+from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation
 from gradflow.train import OPTIMIZERS, History, train_classifier
-
-INITS = ("default", "he")
-
-
-class ScaledShortcutMLP(ShortcutMLP):
-    """A ``ShortcutMLP`` whose shortcut layers compute ``x + branch_scale * layer(x)``."""
-
-    def __init__(
-        self,
-        layer_sizes: list[int],
-        use_shortcut: bool = False,
-        activation: str = "relu",
-        last_activation: bool = False,
-        branch_scale: float = 1.0,
-    ):
-        super().__init__(layer_sizes, use_shortcut, activation, last_activation)
-        if isinstance(branch_scale, bool) or not isinstance(branch_scale, (int, float)):
-            raise TypeError(f"branch_scale must be a number, got {type(branch_scale).__name__}")
-        if not branch_scale > 0:
-            raise ValueError(f"branch_scale must be positive, got {branch_scale}")
-        self.branch_scale = float(branch_scale)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "x", width=self.layer_sizes[0])
-        for i, layer in enumerate(self.layers):
-            shortcut = x
-            x = layer(x)
-            if self.has_shortcut(i):
-                x = shortcut + self.branch_scale * x  # the branch is scaled, the shortcut is not
-        return x
-
-
-def he_init_(model: nn.Module) -> nn.Module:
-    """Re-initialise every weight matrix with He et al.'s (2015) normal init for ReLU; zero biases."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    for name, p in model.named_parameters():
-        with torch.no_grad():
-            if p.dim() == 2:
-                nn.init.kaiming_normal_(p, mode="fan_in", nonlinearity="relu")  # Var = 2 / fan_in
-            elif name.endswith("bias"):
-                p.zero_()
-    return model
 
 
 @dataclass(frozen=True)
 class NetSpec:
     """Which network to build: depth, shortcuts, initialisation and branch scaling."""
 
-    depth: int  # hidden layers of `width` units (with shortcuts: residual blocks); +1 output layer
+    depth: int  # hidden layers of `width` units (with shortcuts: residual blocks); depth + 1 Linear layers
     use_shortcut: bool = False  # wrap every hidden layer in a shortcut, x + scale * layer(x)
-    init: str = "default"  # "default": PyTorch's Linear init; "he": Kaiming normal, zero biases
+    init: str = (
+        "torch"  # a scheme of gradflow.init: "torch" (PyTorch's default), "he" (zero biases)
+    )
     scale_branches: bool = False  # scale every residual branch by 1 / sqrt(depth)
     width: int = (
         64  # units per hidden layer; 64 = the digits' features, so every layer has a shortcut
@@ -84,8 +41,8 @@ class NetSpec:
     def __post_init__(self):
         check_positive_int(self.depth, "depth")
         check_positive_int(self.width, "width")
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(INITS)}")
+        if self.init not in SCHEMES:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
         check_activation(self.activation)
 
     @property
@@ -101,18 +58,20 @@ class NetSpec:
 
 
 def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:
-    """Build the classifier ``spec`` describes, seeding torch right before creating the weights."""
+    """Build the classifier ``spec`` describes: ``spec.depth`` hidden layers and an output layer."""
     if not isinstance(spec, NetSpec):
         raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
-    torch.manual_seed(seed)
-    model = ScaledShortcutMLP(
-        [n_in] + [spec.width] * spec.depth + [n_out],
-        use_shortcut=spec.use_shortcut,
+    return build_mlp(
+        spec.depth + 1,  # build_mlp counts Linear layers: the hidden ones and the output layer
+        spec.width,
+        n_in,
+        n_out,
         activation=spec.activation,
-        last_activation=False,  # a classifier returns raw logits
+        use_shortcut=spec.use_shortcut,
         branch_scale=spec.branch_scale,
+        init=spec.init,
+        seed=seed,
     )
-    return he_init_(model) if spec.init == "he" else model
 
 
 @dataclass
@@ -143,10 +102,8 @@ def depth_sweep(
         grads, rms = [], []
         for seed in seeds:
             model = build_network(replace(spec, depth=depth), seed, x.shape[1])
-            seen: list[torch.Tensor] = []  # the last layer's input, caught on its way in
-            hook = model.layers[-1].register_forward_pre_hook(lambda m, a, s=seen: s.append(a[0]))
-            profile = gradient_profile(model, x, y, "norm", nn.functional.cross_entropy)
-            hook.remove()
+            with record_inputs([model.layers[-1]]) as seen:  # the last layer's input
+                profile = gradient_profile(model, x, y, "norm", nn.functional.cross_entropy)
             grads.append(profile[0])
             rms.append(seen[0].detach().pow(2).mean().sqrt().item())
         result.first_grad_norm.append(float(np.median(grads)))
@@ -173,8 +130,8 @@ class DegradationConfig:
     def __post_init__(self):
         for name in ("shallow", "deep", "width", "steps", "batch_size", "record_every"):
             check_positive_int(getattr(self, name), name)
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(INITS)}")
+        if self.init not in SCHEMES:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
@@ -240,64 +197,3 @@ def final_metrics(runs: Sequence[Run]) -> dict[str, float]:
         "acc_min": float(acc.min()),
         "acc_max": float(acc.max()),
     }
-
-
-def _style(spec: NetSpec, deep: bool) -> dict:
-    return {
-        "color": RESIDUAL if spec.use_shortcut else PLAIN,
-        "linestyle": "-" if deep else "--",
-        "marker": ("o" if spec.use_shortcut else "s") if deep else None,
-        "markevery": 4,
-        "markersize": 4,
-    }
-
-
-def plot_training_curves(
-    runs: dict[str, list[Run]], figsize: tuple[float, float] = (9.6, 3.8)
-) -> plt.Figure:
-    """Training loss (log scale) and test accuracy over steps: mean line, band from min to max."""
-    if not runs:
-        raise ValueError("runs is empty")
-    deepest = max(rs[0].spec.depth for rs in runs.values())
-    with book_style():
-        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
-        for label, rs in runs.items():
-            steps = np.array(rs[0].history.steps)
-            style = _style(rs[0].spec, rs[0].spec.depth == deepest)
-            for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
-                values = np.array([getattr(r.history, key) for r in rs])  # (seeds, records)
-                ax.plot(steps, values.mean(0), label=label, **style)
-                ax.fill_between(
-                    steps, values.min(0), values.max(0), color=style["color"], alpha=0.15
-                )
-        ax_loss.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
-        ax_acc.set(xlabel="training step", ylabel="test accuracy", ylim=(0, 1))
-        ax_acc.legend(loc="center right", bbox_to_anchor=(1.0, 0.62))
-    return finish(fig)
-
-
-def plot_depth_sweep(
-    results: dict[str, SweepResult],
-    colors: Sequence[str],
-    figsize: tuple[float, float] = (9.6, 3.8),
-) -> plt.Figure:
-    """First layer's gradient norm and last hidden layer's RMS against depth, log-log, per family."""
-    if not results:
-        raise ValueError("results is empty")
-    if len(colors) < len(results):
-        raise ValueError(f"need {len(results)} colors, got {len(colors)}")
-    markers, dashes = ["s", "o", "^", "D"], ["-", "--", "-.", ":"]
-    with book_style():
-        fig, (ax_g, ax_a) = plt.subplots(1, 2, figsize=figsize)
-        for k, (label, res) in enumerate(results.items()):
-            style = {"color": colors[k], "marker": markers[k % 4], "linestyle": dashes[k % 4]}
-            ax_g.plot(res.depths, res.first_grad_norm, label=label, **style)
-            ax_a.plot(res.depths, res.hidden_rms, label=label, **style)
-        ax_g.set(
-            xscale="log", yscale="log", xlabel="hidden layers", ylabel="‖∂L/∂W₁‖ (first layer)"
-        )
-        ax_a.set(
-            xscale="log", yscale="log", xlabel="hidden layers", ylabel="RMS of last hidden layer"
-        )
-        ax_g.legend(fontsize=9)
-    return finish(fig)

@@ -1,0 +1,126 @@
+"""Experiments of the lesson on vanishing gradients: sweeps over depth and initialisation.
+
+Everything here builds plain classifiers (``gradflow.mlp.build_mlp``, no shortcuts) on the digits and
+measures one thing: the Frobenius norm of each layer's weight gradient after one backward pass on a
+fixed batch (``gradflow.gradients.gradient_profile`` with ``statistic="norm"``). The initialisation
+sweep follows Glorot & Bengio (2010) and He et al. (2015).
+"""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gradflow._checks import check_positive_int, check_tensor
+from gradflow.data import Digits
+from gradflow.gradients import gradient_profile
+from gradflow.init import init_weights, seeded
+from gradflow.mlp import build_mlp, check_activation
+
+
+def digits_batch(data: Digits, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed batch every gradient profile uses: the first ``size`` training digits."""
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    check_positive_int(size, "size")
+    if size > data.x_train.shape[0]:
+        raise ValueError(f"size {size} exceeds the {data.x_train.shape[0]} training digits")
+    return data.x_train[:size], data.y_train[:size]  # (B, 64), (B,)
+
+
+def weight_gradient_norms(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype = torch.float64
+) -> list[float]:
+    """||dL/dW_k|| for every layer k (input first), cross-entropy on (x, y), computed in ``dtype``.
+
+    The default float64 keeps gradients far below float32's smallest normal number (about 1e-38)
+    from losing their precision or being rounded to exactly zero. The model is converted in place.
+    """
+    check_tensor(x, "x", ndim=2)
+    model = model.to(dtype)
+    return gradient_profile(
+        model, x.to(dtype), y, statistic="norm", loss_fn=nn.functional.cross_entropy
+    )
+
+
+def depth_profiles(
+    activation: str,
+    depths: Sequence[int],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    width: int = 64,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> dict[int, list[float]]:
+    """For each depth, the weight-gradient norms of a freshly initialised plain network."""
+    check_activation(activation)
+    if not depths:
+        raise ValueError("depths is empty: give at least one depth")
+    check_tensor(x, "x", ndim=2)
+    return {
+        d: weight_gradient_norms(
+            build_mlp(d, width, x.shape[1], activation=activation, seed=seed), x, y, dtype
+        )
+        for d in depths
+    }
+
+
+def first_to_last(profile: Sequence[float]) -> float:
+    """The ratio of the first layer's gradient norm to the last layer's."""
+    if len(profile) == 0:
+        raise ValueError("profile is empty: it needs at least one layer")
+    if profile[-1] == 0:
+        raise ValueError("the last layer's gradient is zero, so the ratio is undefined")
+    return profile[0] / profile[-1]
+
+
+def per_layer_factor(profile: Sequence[float]) -> float:
+    """The geometric-mean factor by which the gradient norm changes per layer, first to last."""
+    if len(profile) < 2:
+        raise ValueError(f"profile needs at least two layers, got {len(profile)}")
+    return first_to_last(profile) ** (1 / (len(profile) - 1))
+
+
+def default_weight_scale(fan_in: int = 64, seed: int = 0) -> float:
+    """std(W) * sqrt(fan_in) of a fresh ``nn.Linear``: PyTorch's default scale in units of 1/sqrt(n)."""
+    check_positive_int(fan_in, "fan_in", minimum=2)
+    with seeded(seed):
+        w = nn.Linear(
+            fan_in, 4096
+        ).weight  # many draws, so the measured std is close to the true one
+    return w.std().item() * math.sqrt(fan_in)
+
+
+# The sweep's schemes, by the name the figure shows. With n = fan_in, a hidden layer's std is c / sqrt(n)
+# with c = 0.5, 1 (Xavier, since fan_in = fan_out there), sqrt(2) (He) and 3.
+INIT_SWEEP: dict[str, str | float] = {
+    "too small": 0.5,
+    "Xavier/Glorot": "xavier",  # std = sqrt(2 / (fan_in + fan_out))
+    "He/Kaiming": "he",  # std = sqrt(2 / n)
+    "too large": 3.0,
+}
+
+
+def init_sweep(
+    activation: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    depth: int = 50,
+    width: int = 64,
+    schemes: Sequence[str] = tuple(INIT_SWEEP),
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """For each initialisation scheme, the weight-gradient norms of the same plain network."""
+    check_activation(activation)
+    check_tensor(x, "x", ndim=2)
+    if len(schemes) == 0:
+        raise ValueError("schemes is empty: give at least one initialisation scheme")
+    out = {}
+    for scheme in schemes:
+        if scheme not in INIT_SWEEP:
+            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(INIT_SWEEP)}")
+        model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
+        init_weights(model, INIT_SWEEP[scheme], seed=seed, zero_bias=False)  # biases as PyTorch's
+        out[scheme] = weight_gradient_norms(model, x, y)
+    return out
