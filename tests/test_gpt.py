@@ -1,6 +1,6 @@
 """Protects gradflow.gpt: each part of the GPT-2 block agrees with PyTorch's own implementation,
 attention is causal, the block's gradients are right, its parameter count matches GPT-2 small's,
-and bad input is refused with a message that names the problem."""
+GPTModel's count matches the book's, and bad input is refused with a message that names the problem."""
 
 from dataclasses import replace
 
@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from gradflow import published
 from gradflow.gpt import (
     GELU,
     CausalSelfAttention,
@@ -16,6 +17,7 @@ from gradflow.gpt import (
     LayerNorm,
     PostLNTransformerBlock,
     TransformerBlock,
+    GPTModel,
     count_parameters,
     make_block,
 )
@@ -99,13 +101,14 @@ def test_gpt2_small_parameter_counts():
     ff = (C * 4 * C + 4 * C) + (4 * C * C + C)  # two Linear layers with bias, counted by hand
     attn = 3 * C * C + (C * C + C)  # query, key, value without bias; output projection with bias
     norms = 2 * (2 * C)  # two layer norms, each a scale and a shift
-    assert ff == 4_722_432 and attn == 2_360_064 and ff + attn + norms == 7_085_568
+    assert ff == published.GPT2_SMALL_BLOCK_FF and attn == published.GPT2_SMALL_BLOCK_ATTN
+    assert ff + attn + norms == published.GPT2_SMALL_BLOCK
     torch.manual_seed(0)
     block = TransformerBlock(cfg)
-    assert count_parameters(block.ff) == 4_722_432
-    assert count_parameters(block.attn) == 2_360_064
-    assert count_parameters(block) == 7_085_568
-    assert count_parameters(PostLNTransformerBlock(cfg)) == 7_085_568  # same parts, other order
+    assert count_parameters(block.ff) == ff
+    assert count_parameters(block.attn) == attn
+    assert count_parameters(block) == ff + attn + norms
+    assert count_parameters(PostLNTransformerBlock(cfg)) == ff + attn + norms  # same parts, other order
 
 
 def test_qkv_bias_adds_three_bias_vectors():
@@ -168,43 +171,21 @@ def test_bad_config_values(field, value):
         GPTConfig(**{field: value})
 
 
-@pytest.mark.parametrize("make", [CausalSelfAttention, TransformerBlock, PostLNTransformerBlock])
-def test_sequence_longer_than_context(make):
-    x = torch.randn(1, TINY.context_length + 1, TINY.emb_dim)
-    with pytest.raises(ValueError, match="longer than the context length 8"):
-        make(TINY)(x)
-
-
-@pytest.mark.parametrize(
-    "make", [FeedForward, CausalSelfAttention, TransformerBlock, PostLNTransformerBlock]
-)
-@pytest.mark.parametrize(
-    "shape,message",
-    [((5, 12), "must have 3 dimensions"), ((1, 2, 5, 12), "must have 3 dimensions")]
-    + [((2, 5, 13), "width 13 but the model's emb_dim is 12")],
-)
-def test_wrong_rank_or_width(make, shape, message):
-    with pytest.raises(ValueError, match=message):
-        make(TINY)(torch.randn(*shape))
-
-
-def test_layer_norm_wrong_width():
-    with pytest.raises(ValueError, match="width 5 but this LayerNorm expects 12"):
-        LayerNorm(12)(torch.randn(2, 3, 5))
-
-
-def test_integer_input_and_unknown_norm():
-    with pytest.raises(TypeError, match="floating-point"):
-        TransformerBlock(TINY)(torch.zeros(1, 2, 12, dtype=torch.long))
+def test_unknown_norm_placement_and_init():
     with pytest.raises(ValueError, match="unknown norm placement"):
         make_block(TINY, "middle")
-    with pytest.raises(TypeError, match="GPTConfig"):
-        TransformerBlock({"emb_dim": 12})
+    with pytest.raises(ValueError, match="unknown init 'orthogonal'"):
+        GPTModel(TINY, init="orthogonal")
 
 
-@pytest.mark.parametrize("part", ["FeedForward", "CausalSelfAttention", "TransformerBlock"])
-def test_parts_reject_a_config_that_is_not_a_gptconfig(part):
-    import gradflow.gpt as gpt
-
+@pytest.mark.parametrize("build", [make_block, GPTModel])
+def test_builders_reject_a_config_that_is_not_a_gptconfig(build):
     with pytest.raises(TypeError, match="cfg must be a GPTConfig, got dict"):
-        getattr(gpt, part)({"emb_dim": 8})
+        build({"emb_dim": 8})
+
+
+def test_gpt2_small_model_parameter_count():
+    model = GPTModel(GPTConfig())  # GPT-2 small with a separate output layer, as Raschka's ch. 4
+    assert count_parameters(model) == published.GPT2_SMALL_PARAMETERS
+    tied = count_parameters(model) - model.out_head.weight.numel()
+    assert tied == published.GPT2_SMALL_PARAMETERS_TIED

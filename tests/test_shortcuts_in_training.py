@@ -1,6 +1,6 @@
-"""Protects the depth experiments: the branch-scaled residual network computes
-``x + scale * relu(W x + b)`` (checked by hand and against the book's ShortcutMLP), He
-initialisation has the published variance 2 / fan_in, the depth sweep measures the gradient that
+"""Protects gradflow.experiments.shortcuts_in_training and gradflow.mlp.ScaledShortcutMLP: the branch-scaled residual network computes
+``x + scale * relu(W x + b)`` (checked by hand and against the book's ShortcutMLP),
+the depth sweep measures the gradient that
 autograd gives, training is deterministic for a fixed seed, and bad input raises a clear error."""
 
 import math
@@ -10,17 +10,15 @@ import torch
 from torch import nn
 
 from gradflow.data import load_digits
-from gradflow.depth import (
+from gradflow.experiments.shortcuts_in_training import (
     DegradationConfig,
     NetSpec,
-    ScaledShortcutMLP,
     build_network,
     degradation_experiment,
     depth_sweep,
     final_metrics,
-    he_init_,
 )
-from gradflow.mlp import ShortcutMLP
+from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +55,6 @@ def test_build_network_shape_shortcuts_and_seed(use_shortcut):
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert a(torch.zeros(2, 64)).shape == (2, 10)
-
-
-def test_he_init_has_variance_two_over_fan_in():
-    torch.manual_seed(0)
-    layer = nn.Linear(400, 500)
-    he_init_(layer)
-    # He et al. (2015): weights ~ N(0, 2 / fan_in), biases 0; 200,000 samples pin the std to ~0.2 %
-    assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.01)
-    assert abs(layer.weight.mean().item()) < 1e-3
-    assert torch.count_nonzero(layer.bias) == 0
 
 
 @pytest.mark.parametrize("use_shortcut", [False, True])
@@ -109,7 +97,7 @@ def test_final_metrics_by_hand(digits):
     ("kwargs", "match"),
     [
         ({"depth": 0}, "depth must be >= 1"),
-        ({"depth": 3, "init": "xavier"}, "unknown init 'xavier'"),
+        ({"depth": 3, "init": "orthogonal"}, "unknown init 'orthogonal'"),
         ({"depth": 3, "width": 0}, "width must be >= 1"),
     ],
 )
@@ -119,7 +107,7 @@ def test_bad_spec_is_rejected(kwargs, match):
 
 
 def test_bad_branch_scale_and_inputs_are_rejected(digits):
-    with pytest.raises(ValueError, match="branch_scale must be positive"):
+    with pytest.raises(ValueError, match="branch_scale must be a positive number"):
         ScaledShortcutMLP([4, 4], use_shortcut=True, branch_scale=0.0)
     with pytest.raises(TypeError, match="config must be a DegradationConfig"):
         degradation_experiment({"deep": 3}, digits)
@@ -138,7 +126,5 @@ def test_bad_branch_scale_and_inputs_are_rejected(digits):
     ],
 )
 def test_degradation_config_rejects_bad_settings(kwargs, error, message):
-    from gradflow.depth import DegradationConfig
-
     with pytest.raises(error, match=message):
         DegradationConfig(**kwargs)

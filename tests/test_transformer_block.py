@@ -1,4 +1,5 @@
-"""Protects gradflow.blockflow: the small GPT has the right shapes, the per-block gradient norms are
+"""Protects the transformer lesson's code (gradflow.gpt.GPTModel, the block measurements of
+gradflow.gradients, gradflow.experiments.transformer_block, the block diagram): the small GPT has the right shapes, the per-block gradient norms are
 the norms of the gradients autograd computes, the similarity measure is right on hand-made cases,
 the figures draw, and bad arguments are refused with a message that names the problem."""
 
@@ -6,17 +7,12 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from gradflow.blockflow import (
-    BlockStack,
-    block_diagram,
-    block_gradient_norms,
-    gradient_profile_at_init,
-    norm_input_scales,
-    plot_profiles,
-    random_tokens,
-    token_similarity,
-)
-from gradflow.gpt import GPTConfig, PostLNTransformerBlock, TransformerBlock
+import gradflow.experiments.transformer_block as experiment
+from gradflow.diagrams import block_diagram
+from gradflow.experiments.transformer_block import gradient_profile_at_init, random_tokens
+from gradflow.gpt import GPTConfig, GPTModel, PostLNTransformerBlock, TransformerBlock
+from gradflow.gradients import block_gradient_norms, norm_input_scales, token_similarity
+from gradflow.plots import plot_profiles
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
 
@@ -27,7 +23,7 @@ CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=
 @pytest.mark.parametrize("use_shortcut", [True, False])
 def test_stack_shapes_and_blocks(norm, block_type, use_shortcut):
     torch.manual_seed(0)
-    model = BlockStack(CFG, norm=norm, use_shortcut=use_shortcut)
+    model = GPTModel(CFG, norm=norm, use_shortcut=use_shortcut)
     assert len(model.blocks) == 3
     assert all(type(b) is block_type and b.use_shortcut == use_shortcut for b in model.blocks)
     tokens = random_tokens(CFG, batch_size=2, seq_len=5, seed=0)
@@ -38,7 +34,7 @@ def test_stack_shapes_and_blocks(norm, block_type, use_shortcut):
 @pytest.mark.parametrize("part", ["block", "ff_out"])
 def test_gradient_norms_are_autograds(part):
     torch.manual_seed(1)
-    model = BlockStack(CFG)
+    model = GPTModel(CFG)
     tokens = random_tokens(CFG, batch_size=2, seq_len=6, seed=1)
     norms = block_gradient_norms(model, tokens, part=part)
     # reference: torch.autograd.grad on a fresh copy of the loss, matrices listed by hand
@@ -58,18 +54,33 @@ def test_gradient_norms_are_autograds(part):
         assert norm == pytest.approx(expected, rel=1e-5)
 
 
-def test_profile_is_mean_over_seeds():
+def test_profile_is_mean_over_seeds(monkeypatch):
+    # stand-in measurements, one profile per call: the mean of [1, 2, 3] and [3, 6, 9] is [2, 4, 6]
+    profiles = iter([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])
+    monkeypatch.setattr(experiment, "block_gradient_norms", lambda *a, **k: next(profiles))
     profile = gradient_profile_at_init(CFG, seeds=(0, 1), batch_size=2, seq_len=4)
-    runs = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        runs.append(block_gradient_norms(BlockStack(CFG), random_tokens(CFG, 2, 4, 1000 + seed)))
-    assert profile == pytest.approx([(a + b) / 2 for a, b in zip(*runs, strict=True)])
+    assert list(profile) == [2.0, 4.0, 6.0]
+
+
+def test_profile_leaves_the_global_generator_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    gradient_profile_at_init(CFG, seeds=(0,), batch_size=2, seq_len=4)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_profile_is_reproducible_whatever_the_global_state():
+    torch.manual_seed(1)
+    a = gradient_profile_at_init(CFG, seeds=(0,), batch_size=2, seq_len=4)
+    torch.manual_seed(2)
+    b = gradient_profile_at_init(CFG, seeds=(0,), batch_size=2, seq_len=4)
+    assert list(a) == list(b)
 
 
 def test_token_similarity_hand_cases():
     torch.manual_seed(2)
-    model = BlockStack(CFG)
+    model = GPTModel(CFG)
     tokens = random_tokens(CFG, 2, 4, seed=2)
     model.blocks = torch.nn.ModuleList()  # no blocks: the similarity of the embeddings themselves
     x = model.tok_emb(tokens) + model.pos_emb(torch.arange(5))
@@ -93,12 +104,14 @@ def test_figures_draw():
 
 
 def test_bad_arguments():
-    model = BlockStack(CFG)
+    model = GPTModel(CFG)
     tokens = random_tokens(CFG, 1, 4, seed=0)
     with pytest.raises(ValueError, match="unknown part"):
-        block_gradient_norms(model, tokens, part="everything")
+        gradient_profile_at_init(CFG, part="everything")
+    with pytest.raises(ValueError, match="unknown init"):
+        gradient_profile_at_init(CFG, init="orthogonal")
     with pytest.raises(ValueError, match="unknown norm placement"):
-        BlockStack(CFG, norm="sandwich")
+        GPTModel(CFG, norm="sandwich")
     with pytest.raises(ValueError, match="longer than the context length"):
         random_tokens(CFG, 1, 9, seed=0)
     with pytest.raises(ValueError, match="longer than the context length"):
@@ -113,7 +126,7 @@ def test_bad_arguments():
 
 def test_norm_input_scales_by_hand():
     torch.manual_seed(3)
-    model = BlockStack(CFG)
+    model = GPTModel(CFG)
     tokens = random_tokens(CFG, 2, 4, seed=3)
     scales = norm_input_scales(model, tokens)
     assert len(scales) == 2 * CFG.n_layers
@@ -126,10 +139,8 @@ def test_norm_input_scales_by_hand():
 
 
 def test_token_ids_outside_the_vocabulary_are_rejected():
-    from gradflow.blockflow import BlockStack
-
     cfg = GPTConfig(vocab_size=16, context_length=8, emb_dim=8, n_heads=2, n_layers=1)
-    model = BlockStack(cfg)
+    model = GPTModel(cfg)
     with pytest.raises(ValueError, match=r"outside the vocabulary 0\.\.15"):
         model(torch.tensor([[1, 2, 16]]))
     with pytest.raises(TypeError, match="dtype torch.long"):

@@ -1,4 +1,4 @@
-"""Protects gradflow.vanishing and the measurements of the vanishing-gradients lesson.
+"""Protects gradflow.experiments.vanishing_gradients, gradflow.mlp.build_mlp and the measurements of the vanishing-gradients lesson.
 
 The gradient profile is checked on chains of scalar linear layers, whose gradients are powers of the
 weight derived by hand; the initialisation schemes against the standard deviations of Glorot & Bengio
@@ -13,22 +13,20 @@ from torch import nn
 
 from gradflow.data import load_digits
 from gradflow.gradients import gradient_profile, weight_matrices
-from gradflow.train import train_classifier
-from gradflow.vanishing import (
-    INIT_SCHEMES,
+from gradflow.experiments.vanishing_gradients import (
+    INIT_SWEEP,
     default_weight_scale,
     depth_profiles,
     digits_batch,
     first_to_last,
     init_sweep,
-    init_weights,
     per_layer_factor,
-    plain_mlp,
-    plot_depth_profiles,
-    plot_init_sweep,
-    plot_training,
     weight_gradient_norms,
 )
+from gradflow.init import init_weights
+from gradflow.mlp import build_mlp
+from gradflow.plots import plot_depth_profiles, plot_init_sweep, plot_training
+from gradflow.train import train_classifier
 
 
 def scalar_chain(weights: list[float]) -> nn.Sequential:
@@ -68,8 +66,8 @@ def test_scalar_chain_profile_is_in_layer_order():
 
 
 @pytest.mark.parametrize("depth", [1, 2, 7])
-def test_plain_mlp_has_depth_weight_matrices(depth):
-    model = plain_mlp(depth, width=16, activation="tanh", in_features=64, out_features=10)
+def test_build_mlp_has_depth_weight_matrices(depth):
+    model = build_mlp(depth, width=16, activation="tanh", in_features=64, out_features=10)
     shapes = [tuple(w.shape) for _, w in weight_matrices(model)]
     expected = [(16, 64)] + [(16, 16)] * (depth - 2) + [(10, 16)] if depth > 1 else [(10, 64)]
     assert shapes == expected
@@ -77,15 +75,15 @@ def test_plain_mlp_has_depth_weight_matrices(depth):
     assert model(torch.zeros(3, 64)).shape == (3, 10)
 
 
-def test_plain_mlp_is_seeded():
-    a, b = plain_mlp(3, seed=4), plain_mlp(3, seed=4)
+def test_build_mlp_is_seeded():
+    a, b = build_mlp(3, seed=4), build_mlp(3, seed=4)
     for (_, wa), (_, wb) in zip(weight_matrices(a), weight_matrices(b), strict=True):
         torch.testing.assert_close(wa, wb)
 
 
 def test_weight_gradient_norms_match_manual_backward(digits):
     x, y = digits_batch(digits, 32)
-    model = plain_mlp(4, width=8, activation="relu")
+    model = build_mlp(4, width=8, activation="relu")
     norms = weight_gradient_norms(model, x, y)
     model.zero_grad()
     nn.functional.cross_entropy(model(x.double()), y).backward()
@@ -96,8 +94,8 @@ def test_weight_gradient_norms_match_manual_backward(digits):
 def test_float64_keeps_what_float32_cannot_hold(digits):
     # a 50-layer sigmoid network's first-layer gradient is far below float32's smallest normal number
     x, y = digits_batch(digits, 64)
-    in_64 = weight_gradient_norms(plain_mlp(50, activation="sigmoid"), x, y)
-    model = plain_mlp(50, activation="sigmoid")
+    in_64 = weight_gradient_norms(build_mlp(50, activation="sigmoid"), x, y)
+    model = build_mlp(50, activation="sigmoid")
     in_32 = weight_gradient_norms(model, x, y, dtype=torch.float32)
     assert 0.0 < in_64[0] < torch.finfo(torch.float32).tiny
     # float32 keeps at most subnormals of it, and an SGD step cannot move a weight by that much
@@ -116,10 +114,10 @@ def test_sigmoid_ratio_shrinks_with_depth(digits):
 @pytest.mark.parametrize(
     ("scheme", "std"),
     [
-        ("Xavier/Glorot", math.sqrt(2 / (300 + 500))),  # Glorot & Bengio (2010), eq. 16's variance
-        ("He/Kaiming", math.sqrt(2 / 300)),  # He et al. (2015), eq. 10: Var = 2 / fan_in
-        ("too small", 0.5 / math.sqrt(300)),
-        ("too large", 3.0 / math.sqrt(300)),
+        ("xavier", math.sqrt(2 / (300 + 500))),  # Glorot & Bengio (2010), eq. 16's variance
+        ("he", math.sqrt(2 / 300)),  # He et al. (2015), eq. 10: Var = 2 / fan_in
+        (0.5, 0.5 / math.sqrt(300)),  # the sweep's "too small"
+        (3.0, 3.0 / math.sqrt(300)),  # the sweep's "too large"
     ],
 )
 def test_init_scheme_standard_deviation(scheme, std):
@@ -136,7 +134,7 @@ def test_default_scale_is_one_over_root_three():
 def test_init_sweep_returns_every_scheme(digits):
     x, y = digits_batch(digits, 32)
     sweep = init_sweep("tanh", x, y, depth=3, width=8)
-    assert list(sweep) == list(INIT_SCHEMES)
+    assert list(sweep) == list(INIT_SWEEP)
     assert all(len(p) == 3 for p in sweep.values())
 
 
@@ -158,18 +156,18 @@ def test_digits_batch_is_the_first_training_digits(digits):
 @pytest.mark.parametrize("depth", [0, -3])
 def test_depth_below_one_raises(depth):
     with pytest.raises(ValueError, match="depth must be >= 1"):
-        plain_mlp(depth)
+        build_mlp(depth)
 
 
 def test_non_integer_depth_raises():
     with pytest.raises(TypeError, match="depth must be an int"):
-        plain_mlp(2.5)
+        build_mlp(2.5)
 
 
 def test_unknown_activation_raises(digits):
     x, y = digits_batch(digits, 8)
     with pytest.raises(ValueError, match="unknown activation 'softplus'"):
-        plain_mlp(3, activation="softplus")
+        build_mlp(3, activation="softplus")
     with pytest.raises(ValueError, match="unknown activation 'softplus'"):
         depth_profiles("softplus", [3], x, y)
 
@@ -177,7 +175,7 @@ def test_unknown_activation_raises(digits):
 def test_empty_batch_raises():
     empty_x, empty_y = torch.empty(0, 64), torch.empty(0, dtype=torch.long)
     with pytest.raises(ValueError, match="x is empty"):
-        weight_gradient_norms(plain_mlp(3), empty_x, empty_y)
+        weight_gradient_norms(build_mlp(3), empty_x, empty_y)
     with pytest.raises(ValueError, match="x is empty"):
         depth_profiles("relu", [3], empty_x, empty_y)
 
@@ -186,8 +184,8 @@ def test_empty_depths_and_unknown_scheme_raise(digits):
     x, y = digits_batch(digits, 8)
     with pytest.raises(ValueError, match="depths is empty"):
         depth_profiles("relu", [], x, y)
-    with pytest.raises(ValueError, match="unknown scheme 'orthogonal'"):
-        init_weights(plain_mlp(2), "orthogonal")
+    with pytest.raises(ValueError, match="unknown init scheme 'orthogonal'"):
+        init_weights(build_mlp(2), "orthogonal")
 
 
 def test_first_to_last_errors():
@@ -218,11 +216,11 @@ def test_plots_draw_one_line_per_series(digits):
     fig = plot_depth_profiles(profiles)
     assert [len(ax.get_lines()) for ax in fig.axes if ax.get_visible()] == [2, 2]
     fig = plot_init_sweep({"relu": init_sweep("relu", x, y, depth=3, width=8)})
-    assert len(fig.axes[0].get_lines()) == len(INIT_SCHEMES)
+    assert len(fig.axes[0].get_lines()) == len(INIT_SWEEP)
 
 
 def test_plot_training_checks_its_arguments(digits):
-    history = train_classifier(plain_mlp(3, width=8), digits, steps=4, record_every=2)
+    history = train_classifier(build_mlp(3, width=8), digits, steps=4, record_every=2)
     fig = plot_training({"d3": history}, "d3", [1, 3])
     assert len(fig.axes[1].get_lines()) == 2
     with pytest.raises(ValueError, match="deep must be one of the runs"):
@@ -231,9 +229,9 @@ def test_plot_training_checks_its_arguments(digits):
         plot_training({"d3": history}, "d3", [4])
 
 
-def test_init_sweep_needs_a_scheme(digits):
-    from gradflow.vanishing import init_sweep
-
+def test_init_sweep_needs_a_known_scheme(digits):
     x, y = digits_batch(digits, 8)
     with pytest.raises(ValueError, match="schemes is empty"):
         init_sweep("tanh", x, y, depth=3, schemes=[])
+    with pytest.raises(ValueError, match="unknown scheme 'orthogonal'"):
+        init_sweep("tanh", x, y, depth=3, schemes=["orthogonal"])
