@@ -14,10 +14,10 @@ from gradflow.gpt import (
     CausalSelfAttention,
     FeedForward,
     GPTConfig,
+    GPTModel,
     LayerNorm,
     PostLNTransformerBlock,
     TransformerBlock,
-    GPTModel,
     count_parameters,
     make_block,
 )
@@ -108,7 +108,9 @@ def test_gpt2_small_parameter_counts():
     assert count_parameters(block.ff) == ff
     assert count_parameters(block.attn) == attn
     assert count_parameters(block) == ff + attn + norms
-    assert count_parameters(PostLNTransformerBlock(cfg)) == ff + attn + norms  # same parts, other order
+    assert (
+        count_parameters(PostLNTransformerBlock(cfg)) == ff + attn + norms
+    )  # same parts, other order
 
 
 def test_qkv_bias_adds_three_bias_vectors():

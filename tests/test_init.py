@@ -45,7 +45,11 @@ def test_gpt2_scheme_on_a_model():
     big = torch.cat([model.tok_emb.weight.flatten(), model.out_head.weight.flatten()])
     assert big.std().item() == pytest.approx(GPT2_STD, rel=0.05)
     projections = torch.cat(
-        [w.flatten() for b in model.blocks for w in (b.attn.out_proj.weight, b.ff.layers[-1].weight)]
+        [
+            w.flatten()
+            for b in model.blocks
+            for w in (b.attn.out_proj.weight, b.ff.layers[-1].weight)
+        ]
     )
     assert projections.std().item() == pytest.approx(0.02 / math.sqrt(2 * L), rel=0.05)
     for block in model.blocks:

@@ -105,7 +105,6 @@ def test_figures_draw():
 
 def test_bad_arguments():
     model = GPTModel(CFG)
-    tokens = random_tokens(CFG, 1, 4, seed=0)
     with pytest.raises(ValueError, match="unknown part"):
         gradient_profile_at_init(CFG, part="everything")
     with pytest.raises(ValueError, match="unknown init"):

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from gradflow.data import load_digits
-from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.experiments.vanishing_gradients import (
     INIT_SWEEP,
     default_weight_scale,
@@ -23,6 +22,7 @@ from gradflow.experiments.vanishing_gradients import (
     per_layer_factor,
     weight_gradient_norms,
 )
+from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.init import init_weights
 from gradflow.mlp import build_mlp
 from gradflow.plots import plot_depth_profiles, plot_init_sweep, plot_training
