@@ -31,3 +31,11 @@ def site(tmp_path_factory) -> Path:
         f"the site build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
     )
     return outdir
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The handwritten digits with the lessons' fixed split (seed 0), loaded once per session."""
+    from gradflow.data import load_digits
+
+    return load_digits()

@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch import nn
 
-from gradflow.data import load_digits
 from gradflow.experiments.shortcuts_in_training import (
     DegradationConfig,
     NetSpec,
@@ -19,11 +18,6 @@ from gradflow.experiments.shortcuts_in_training import (
     final_metrics,
 )
 from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 def test_branch_scale_one_is_the_books_shortcut_mlp():

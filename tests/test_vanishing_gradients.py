@@ -38,11 +38,6 @@ def scalar_chain(weights: list[float]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
-
-
 @pytest.mark.parametrize("w", [0.5, 0.9, 1.5, -0.8])
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_scalar_chain_gradients_are_powers_of_w(w, n):
