@@ -101,12 +101,7 @@ def branch_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     ``model`` must keep its layers in ``model.layers`` (as :class:`gradflow.mlp.ShortcutMLP` does).
     With a shortcut the layer's full Jacobian is the identity plus this branch Jacobian.
     """
-    layers = getattr(model, "layers", None)
-    if not isinstance(layers, nn.ModuleList):
-        raise TypeError("model must keep its layers in an nn.ModuleList named 'layers'")
-    check_tensor(x, "x", ndim=2)
-    if x.shape[0] != 1:
-        raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
+    layers = model.layers
     with record_inputs(layers) as inputs, torch.no_grad():
         model(x)
     return [
