@@ -25,6 +25,7 @@ BUDGETS = {
     "shortcut_connections": 60,
     "shortcuts_in_training": 90,
     "transformer_block": 60,
+    "why_residuals_work": 120,
 }
 
 

@@ -1,0 +1,461 @@
+"""Experiments and figures of the chapter on why residual networks work.
+
+Five views of the residual connection, each measured on MLPs for the 8x8 digits: the identity is easy
+to represent (He et al., 2016), the network unrolls into an ensemble of mostly short paths and
+survives the deletion of blocks (Veit et al., 2016), its input gradients do not shatter (Balduzzi et
+al., 2017), and a zero-initialised gate on each branch makes depth free at initialisation (ReZero,
+Bachlechner et al., 2020; SkipInit, De & Smith, 2020). Measurements live in ``gradflow.paths``.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+from gradflow._checks import check_int, check_positive_int, check_positive_number
+from gradflow.data import Digits
+from gradflow.depth import NetSpec, ScaledShortcutMLP, build_network, he_init_
+from gradflow.gated import GatedResidualMLP
+from gradflow.paths import (
+    input_gradients,
+    jacobian_singular_values,
+    lesion,
+    path_counts,
+    path_gradients,
+    signal_rms,
+)
+from gradflow.plots import PALETTE, PLAIN, RESIDUAL, book_style, finish
+from gradflow.train import History, evaluate, train_classifier
+
+GATED = PALETTE["green"]  # colour of the residual network with zero-initialised gates
+
+
+def _check_digits(data) -> Digits:
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    return data
+
+
+# -- 1. The identity is easy ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Learning a map from the 64 digit features to 64 outputs with a deep network."""
+
+    depth: int = 16  # hidden layers; every network has depth + 1 Linear layers of width 64
+    steps: int = 600  # Adam updates
+    lr: float = 1e-3  # Adam's learning rate
+    batch_size: int = 64  # digits per minibatch
+    record_every: int = 25  # steps between two evaluations on the whole training set
+    map_scale: float = 0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
+    seed: int = 0  # weights, minibatch order and the random map
+
+    def __post_init__(self):
+        for name in ("depth", "steps", "batch_size", "record_every"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_number(self.lr, "lr")
+        check_positive_number(self.map_scale, "map_scale")
+        check_int(self.seed, "seed")
+
+
+def identity_networks(depth: int, seed: int, width: int = 64) -> dict[str, nn.Module]:
+    """Three networks of ``depth + 1`` Linear layers that map ``width`` features to ``width``.
+
+    Plain: ReLU layers and a final Linear layer, He initialisation. Residual: every layer is a
+    block ``x + s * layer(x)`` with ``s = 1 / sqrt(depth + 1)``, He initialisation. Gated: blocks
+    ``x + gate * layer(x)`` with every gate at zero, He initialisation.
+    """
+    check_positive_int(depth, "depth")
+    sizes = [width] * (depth + 2)
+    torch.manual_seed(seed)
+    plain = he_init_(ScaledShortcutMLP(sizes, use_shortcut=False))
+    torch.manual_seed(seed)
+    scale = 1 / math.sqrt(depth + 1)
+    residual = he_init_(ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=scale))
+    torch.manual_seed(seed)
+    gated = he_init_(GatedResidualMLP(sizes))
+    return {"plain": plain, "residual, s = 1/√L": residual, "residual, gates at 0": gated}
+
+
+def fit_map(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: IdentityConfig
+) -> tuple[list[int], list[float]]:
+    """Fit ``model`` to ``y`` with Adam on the mean squared error; record the relative error.
+
+    The relative error is the mean squared error over the whole set divided by the variance of the
+    targets: 1 for a network that outputs the targets' mean, 0 for a perfect fit.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    steps, errors = [], []
+    variance = y.var().item()
+    for step in range(config.steps + 1):
+        if step % config.record_every == 0 or step == config.steps:
+            with torch.no_grad():
+                errors.append(nn.functional.mse_loss(model(x), y).item() / variance)
+            steps.append(step)
+        if step == config.steps:
+            break
+        idx = torch.randint(0, x.shape[0], (config.batch_size,), generator=gen)
+        opt.zero_grad(set_to_none=True)
+        nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
+        opt.step()
+    return steps, errors
+
+
+def identity_experiment(
+    config: IdentityConfig, data: Digits
+) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
+    """Train the three networks on two tasks: the identity, and a random map near the identity."""
+    if not isinstance(config, IdentityConfig):
+        raise TypeError(f"config must be an IdentityConfig, got {type(config).__name__}")
+    x = _check_digits(data).x_train
+    width = x.shape[1]
+    gen = torch.Generator().manual_seed(config.seed)
+    near = torch.eye(width) + config.map_scale * torch.randn(width, width, generator=gen) / math.sqrt(
+        width
+    )
+    tasks = {"identity": x, "near-identity linear map": x @ near.T}  # (N, 64) targets
+    results: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+    for task, y in tasks.items():
+        nets = identity_networks(config.depth, config.seed, width)
+        results[task] = {name: fit_map(net, x, y, config) for name, net in nets.items()}
+    return results
+
+
+def _net_style(name: str) -> dict:
+    if "gate" in name:
+        return {"color": GATED, "linestyle": ":", "marker": "^"}
+    if "plain" in name:
+        return {"color": PLAIN, "linestyle": "-", "marker": "s"}
+    if "default" in name:
+        return {"color": PALETTE["orange"], "linestyle": "-.", "marker": "D"}
+    return {"color": RESIDUAL, "linestyle": "--", "marker": "o"}
+
+
+def plot_identity(results, figsize: tuple[float, float] = (9.6, 3.8)) -> plt.Figure:
+    """Relative error over training steps, one panel per task, log scale."""
+    with book_style():
+        fig, axes = plt.subplots(1, len(results), figsize=figsize, sharey=True)
+        for ax, (task, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
+            for name, (steps, errors) in curves.items():
+                errors = np.maximum(errors, 1e-7)  # a perfect fit at step 0 stays on the log axis
+                ax.plot(steps, errors, label=name, markevery=4, markersize=4, **_net_style(name))
+            ax.set(yscale="log", xlabel="training step", title=task)
+        np.atleast_1d(axes)[0].set_ylabel("relative error (MSE / variance)")
+        np.atleast_1d(axes)[0].legend(fontsize=9)
+    return finish(fig)
+
+
+# -- Trained classifiers, shared by the path and lesion studies ------------------------------------
+
+
+def train_digit_classifier(
+    spec: NetSpec, data: Digits, seed: int = 0, steps: int = 500, lr: float = 0.05
+) -> tuple[ScaledShortcutMLP, History]:
+    """Build ``spec`` and train it on the digits with plain SGD (the training chapter's settings)."""
+    _check_digits(data)
+    model = build_network(spec, seed, data.x_train.shape[1])
+    history = train_classifier(model, data, steps=steps, lr=lr, seed=seed, record_every=steps)
+    return model, history
+
+
+# -- 2. The unrolled view: paths ---------------------------------------------------------------------
+
+
+@dataclass
+class PathStudy:
+    """Gradient per path length of one trained residual network (Veit et al., Fig. 6)."""
+
+    n_blocks: int  # residual blocks of the network
+    counts: list[int]  # paths through exactly k branches, k = 0..n
+    gradient: np.ndarray  # mean gradient norm at the input along one path of each length
+    total: np.ndarray = field(init=False)  # gradient of one path times the number of such paths
+
+    def __post_init__(self):
+        self.total = self.gradient * np.array(self.counts, dtype=float)
+
+    @property
+    def peak(self) -> int:
+        """The path length whose paths carry the most gradient in total."""
+        return int(np.argmax(self.total))
+
+    def share_up_to(self, length: int) -> float:
+        """The fraction of the total gradient carried by paths of at most ``length`` branches."""
+        return float(self.total[: length + 1].sum() / self.total.sum())
+
+
+def path_study(
+    model: ScaledShortcutMLP, data: Digits, samples: int = 16, batch: int = 128, seed: int = 0
+) -> PathStudy:
+    """Sample paths of every length through a trained residual network and measure their gradient."""
+    _check_digits(data)
+    x, y = data.x_train[:batch], data.y_train[:batch]
+    gradient = path_gradients(model, x, y, samples=samples, seed=seed)
+    return PathStudy(len(gradient) - 1, path_counts(len(gradient) - 1), gradient)
+
+
+def plot_paths(studies: dict[int, PathStudy], figsize=(11.5, 3.6)) -> plt.Figure:
+    """Path-length distribution, gradient per path and total gradient per length, for each depth."""
+    colors = [PALETTE["sky"], RESIDUAL, PALETTE["black"], PALETTE["purple"]]
+    markers = ["^", "o", "s", "D"]
+    with book_style():
+        fig, (ax_n, ax_g, ax_t) = plt.subplots(1, 3, figsize=figsize)
+        for j, (depth, st) in enumerate(studies.items()):
+            k = np.arange(st.n_blocks + 1)
+            style = {"color": colors[j % 4], "marker": markers[j % 4], "markersize": 3.5}
+            ax_n.plot(k, np.array(st.counts) / 2.0**st.n_blocks, label=f"{depth} blocks", **style)
+            ax_g.plot(k, st.gradient, **style)
+            ax_t.plot(k, st.total / st.total.sum(), **style)
+            ax_t.axvline(st.peak, color=colors[j % 4], linewidth=0.8, linestyle=":")
+        ax_n.set(xlabel="path length (branches on the path)", ylabel="fraction of all paths")
+        ax_g.set(xlabel="path length", ylabel="gradient norm along one path", yscale="log")
+        ax_t.set(xlabel="path length", ylabel="share of the total gradient")
+        ax_n.legend(fontsize=9)
+        for ax in (ax_n, ax_t):
+            ax.set_xlim(0, max(st.n_blocks for st in studies.values()))
+    return finish(fig)
+
+
+# -- 3. Shattered gradients -----------------------------------------------------------------------------
+
+
+def digit_line(data: Digits, points: int = 256, pair: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """``points`` inputs evenly spaced on the straight line between two test digits."""
+    _check_digits(data)
+    check_positive_int(points, "points", minimum=2)
+    a, b = data.x_test[pair[0]], data.x_test[pair[1]]
+    t = torch.linspace(0, 1, points)[:, None]  # (points, 1)
+    return a + t * (b - a)  # (points, 64)
+
+
+def lagged_correlation(grads: torch.Tensor, lag: int) -> float:
+    """Mean cosine similarity between the gradients at inputs ``lag`` steps apart on a line."""
+    check_positive_int(lag, "lag")
+    if grads.shape[0] <= lag:
+        raise ValueError(f"a lag of {lag} needs more than {lag} gradients, got {grads.shape[0]}")
+    g = grads.double()
+    return nn.functional.cosine_similarity(g[lag:], g[:-lag], dim=1).mean().item()
+
+
+def pairwise_correlation(grads: torch.Tensor) -> float:
+    """Mean cosine similarity between the gradients of every pair of different inputs."""
+    g = nn.functional.normalize(grads.double(), dim=1)
+    sim = g @ g.T  # (N, N)
+    off = ~torch.eye(len(g), dtype=torch.bool)
+    return sim[off].mean().item()
+
+
+@dataclass
+class ShatterSweep:
+    """Gradient correlation and Jacobian conditioning at initialisation, per family and depth."""
+
+    depths: list[int]
+    line: dict[str, list[float]]  # correlation of gradients `lag` steps apart on a line of inputs
+    pairs: dict[str, list[float]]  # mean correlation of gradients between different test digits
+    singular_values: dict[str, np.ndarray]  # Jacobian singular values at the deepest depth
+
+
+SHATTER_FAMILIES = {
+    "plain, He init": {"use_shortcut": False, "init": "he"},
+    "residual, He init, s = 1/√L": {"use_shortcut": True, "init": "he", "scale_branches": True},
+}
+
+
+def shatter_sweep(
+    data: Digits,
+    depths: Sequence[int] = (2, 4, 8, 16, 32, 64),
+    seeds: Sequence[int] = (0, 1, 2),
+    lag: int = 32,
+    n_digits: int = 200,
+) -> ShatterSweep:
+    """Measure, at initialisation, how correlated the input gradients of nearby inputs stay."""
+    _check_digits(data)
+    depths = [check_positive_int(d, "depth") for d in depths]
+    if not depths or not seeds:
+        raise ValueError("shatter_sweep needs at least one depth and one seed")
+    line = digit_line(data)
+    digits = data.x_test[:n_digits]
+    out = ShatterSweep(depths, {}, {}, {})
+    for name, kw in SHATTER_FAMILIES.items():
+        out.line[name], out.pairs[name] = [], []
+        for depth in depths:
+            on_line, across = [], []
+            for seed in seeds:
+                model = build_network(NetSpec(depth, **kw), seed)
+                on_line.append(lagged_correlation(input_gradients(model, line), lag))
+                across.append(pairwise_correlation(input_gradients(model, digits)))
+            out.line[name].append(float(np.median(on_line)))
+            out.pairs[name].append(float(np.median(across)))
+        model = build_network(NetSpec(max(depths), **kw), seeds[0])
+        out.singular_values[name] = jacobian_singular_values(model, data.x_test[:1]).numpy()
+    return out
+
+
+def plot_shattering(sweep: ShatterSweep, lag: int, figsize=(11.5, 3.6)) -> plt.Figure:
+    """Gradient correlation against depth (two measures) and the Jacobian's singular values."""
+    with book_style():
+        fig, (ax_l, ax_p, ax_s) = plt.subplots(1, 3, figsize=figsize)
+        for name in sweep.line:
+            style = _net_style(name)
+            ax_l.plot(sweep.depths, sweep.line[name], label=name, **style)
+            ax_p.plot(sweep.depths, sweep.pairs[name], **style)
+            sv = sweep.singular_values[name]
+            ax_s.plot(np.arange(1, len(sv) + 1), np.maximum(sv, 1e-12), **style, markersize=3)
+        ax_l.set(xscale="log", xlabel="hidden layers", ylabel=f"correlation, {lag} steps apart")
+        ax_p.set(xscale="log", xlabel="hidden layers", ylabel="correlation, different digits")
+        for ax in (ax_l, ax_p):
+            ax.set_xticks(sweep.depths, [str(d) for d in sweep.depths])
+            ax.minorticks_off()
+        ax_s.set(
+            yscale="log",
+            xlabel=f"index (largest first), {max(sweep.depths)} layers",
+            ylabel="singular value of the Jacobian",
+        )
+        ax_l.legend(fontsize=9)
+    return finish(fig)
+
+
+# -- 4. Lesion study ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LesionResult:
+    """Test accuracy of one trained network after deleting blocks."""
+
+    baseline: float  # test accuracy of the intact network
+    single: list[float]  # test accuracy with block i deleted, one entry per hidden layer
+    several: dict[int, float]  # number of blocks deleted at random -> mean test accuracy
+
+    @property
+    def mean_single_drop(self) -> float:
+        """Mean drop in test accuracy when one block is deleted."""
+        return self.baseline - float(np.mean(self.single))
+
+
+def lesion_study(
+    model: nn.Module,
+    data: Digits,
+    counts: Sequence[int] = (1, 2, 4, 6, 8, 10, 12),
+    draws: int = 20,
+    seed: int = 0,
+) -> LesionResult:
+    """Delete every block in turn, then ``k`` random blocks (``draws`` times each k)."""
+    _check_digits(data)
+    check_positive_int(draws, "draws")
+    n_hidden = len(model.layers) - 1
+
+    def accuracy() -> float:
+        return evaluate(model, data.x_test, data.y_test)[1]
+
+    model.eval()
+    baseline = accuracy()
+    single = []
+    for i in range(n_hidden):
+        with lesion(model, [i]):
+            single.append(accuracy())
+    rng = np.random.default_rng(seed)
+    several = {}
+    for k in counts:
+        if not 1 <= k <= n_hidden:
+            raise ValueError(f"cannot delete {k} of {n_hidden} blocks")
+        accs = []
+        for _ in range(draws):
+            with lesion(model, rng.choice(n_hidden, size=k, replace=False).tolist()):
+                accs.append(accuracy())
+        several[k] = float(np.mean(accs))
+    return LesionResult(baseline, single, several)
+
+
+def plot_lesions(results: dict[str, LesionResult], figsize=(9.6, 3.8)) -> plt.Figure:
+    """Test accuracy after deleting each single block, and after deleting k random blocks."""
+    with book_style():
+        fig, (ax_1, ax_k) = plt.subplots(1, 2, figsize=figsize)
+        for name, res in results.items():
+            style = _net_style(name)
+            blocks = np.arange(1, len(res.single) + 1)
+            ax_1.plot(blocks, res.single, label=name, **style)
+            ax_1.axhline(res.baseline, color=style["color"], linewidth=0.8, linestyle=":")
+            ks = [0, *res.several]
+            ax_k.plot(ks, [res.baseline, *res.several.values()], **style)
+        for ax in (ax_1, ax_k):
+            ax.axhline(0.1, color="#555555", linewidth=0.8)
+            ax.set(ylim=(0, 1), ylabel="test accuracy")
+        ax_1.text(1, 0.12, "chance (10 %)", fontsize=9, color="#555555")
+        ax_1.set(xlabel="deleted block")
+        ax_k.set(xlabel="blocks deleted at random (mean of 20 draws)")
+        ax_1.legend(fontsize=9, loc="center right")
+    return finish(fig)
+
+
+# -- 5. Initialising for free depth -----------------------------------------------------------------
+
+
+def init_networks(depth: int, seed: int = 0, width: int = 64) -> dict[str, nn.Module]:
+    """Three residual classifiers of ``depth`` blocks, differing only in how they start."""
+    check_positive_int(depth, "depth")
+    sizes = [width] * (depth + 1) + [10]
+    torch.manual_seed(seed)
+    default = ScaledShortcutMLP(sizes, use_shortcut=True)
+    torch.manual_seed(seed)
+    scaled = he_init_(
+        ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=1 / math.sqrt(depth))
+    )
+    torch.manual_seed(seed)
+    gated = he_init_(GatedResidualMLP(sizes))
+    return {
+        "residual, PyTorch default init": default,
+        "residual, He init, s = 1/√L": scaled,
+        "residual, He init, gates at 0": gated,
+    }
+
+
+@dataclass
+class InitRun:
+    """One network of the initialisation experiment: its signal at init and its training record."""
+
+    rms: list[float]  # RMS of the signal entering each layer at initialisation
+    history: History  # training loss and test accuracy over steps
+
+
+def init_experiment(
+    data: Digits, depth: int = 64, steps: int = 500, lr: float = 0.05, seed: int = 0
+) -> dict[str, InitRun]:
+    """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD."""
+    _check_digits(data)
+    runs = {}
+    for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
+        rms = signal_rms(model, data.x_train[:256])
+        with np.errstate(all="ignore"):  # the default network's loss overflows; it is recorded
+            history = train_classifier(model, data, steps=steps, lr=lr, seed=seed, record_every=10)
+        runs[name] = InitRun(rms, history)
+    return runs
+
+
+def first_nonfinite_step(history: History) -> int | None:
+    """The first recorded step whose training loss is not a finite number, or None."""
+    for step, loss in zip(history.steps, history.train_loss, strict=True):
+        if not math.isfinite(loss):
+            return step
+    return None
+
+
+def plot_init(runs: dict[str, InitRun], figsize=(9.6, 3.8)) -> plt.Figure:
+    """RMS of the signal through depth at initialisation, and training loss over steps."""
+    with book_style():
+        fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=figsize)
+        for name, run in runs.items():
+            style = _net_style(name)
+            ax_r.plot(np.arange(len(run.rms)), run.rms, label=name, markevery=8, **style)
+            loss = np.array(run.history.train_loss, dtype=float)
+            loss[~np.isfinite(loss)] = np.nan  # a diverged run ends where its loss overflowed
+            ax_l.plot(run.history.steps, loss, markevery=5, markersize=4, **style)
+        ax_r.set(yscale="log", xlabel="layer (0 = input)", ylabel="RMS of the signal at init")
+        ax_l.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
+        ax_r.legend(fontsize=9)
+    return finish(fig)
