@@ -1,0 +1,146 @@
+"""Protects the ledger of reproduced results: every row of the built ledger shows values pasted from the
+chapters of the same build (no unresolved or missing glue), and every row's value meets the rule the
+ledger states, checked against the published value written here from the source, not from our code.
+
+The values are read from the glue data MyST-NB writes while it executes each lesson
+(``<build>/../jupyter_execute/lessons/<lesson>.glue.json``): the same numbers the ledger pastes."""
+
+import ast
+import json
+import math
+
+import pytest
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.site
+
+# Published values, from the sources the ledger cites.
+RASCHKA_FIRST_LAYER = {"without": 0.00020174, "with": 0.22170}  # Raschka (2024), ch. 4
+RASCHKA_PARAMS = {"ff": 4_722_432, "attn": 2_360_064, "model": 124_412_160}  # ch. 4, weight tying
+XIONG_PRE_LN_BOUND = 1 / math.sqrt(24 / 6)  # gradient ∝ 1/sqrt(L): 6 -> 24 blocks halves it
+VEIT_RESNET110 = {"blocks": 54, "longest_effective_path": 17}  # effective paths of length 5 to 17
+CHANCE = 0.10  # ten digit classes
+
+
+@pytest.fixture(scope="module")
+def glued(site):
+    """The glued values of every lesson of the build, by lesson name and key."""
+    folder = site.parent / "jupyter_execute" / "lessons"
+    values = {}
+    for path in folder.glob("*.glue.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lesson = path.name.removesuffix(".glue.json")
+        values[lesson] = {}
+        for key, output in data.items():
+            text = output["data"].get("text/plain", "")
+            try:
+                values[lesson][key] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                values[lesson][key] = text
+    assert values, f"no glue data found in {folder}"
+    return values
+
+
+@pytest.fixture(scope="module")
+def rows(site):
+    page = BeautifulSoup((site / "docs" / "ledger.html").read_text(encoding="utf-8"), "html.parser")
+    tables = page.find_all("table")
+    assert len(tables) == 1, "the ledger page should hold exactly one table"
+    header = [th.get_text(strip=True) for th in tables[0].select("thead th")]
+    body = [[td for td in tr.find_all("td")] for tr in tables[0].select("tbody tr")]
+    return header, body
+
+
+def test_every_row_shows_pasted_values_and_links_to_its_section(rows):
+    header, body = rows
+    ours, where = header.index("ours"), header.index("measured in")
+    assert len(body) == len(RULES), "every row of the ledger needs a rule in this test, and back"
+    for i, row in enumerate(body, start=1):
+        assert row[0].get_text(strip=True) == str(i)
+        pasted = row[ours].select("span.pasted-text")
+        assert pasted and all(p.get_text(strip=True) for p in pasted), f"row {i}: no glued value"
+        assert "{glue" not in row[ours].get_text(), f"row {i}: unresolved glue"
+        assert row[where].find("a", href=True), f"row {i}: no link to the section measuring it"
+        assert row[1].find("a", href=True), f"row {i}: the source is not a bibliography link"
+
+
+def _raschka_gradients(g):
+    sc = g["shortcut_connections"]
+    assert sc["sc_first_plain"] == pytest.approx(RASCHKA_FIRST_LAYER["without"], rel=1e-4)
+    assert sc["sc_first_residual"] == pytest.approx(RASCHKA_FIRST_LAYER["with"], rel=1e-4)
+    assert sc["sc_book_deviation"] <= 1e-4
+
+
+def _raschka_params(g):
+    tf = g["transformer_block"]
+    assert {k: tf[f"tf_params_{k}"] for k in RASCHKA_PARAMS} == RASCHKA_PARAMS
+
+
+def _he_init(g):
+    tr = g["shortcuts_in_training"]
+    assert tr["tr_ph_grad_max"] / tr["tr_ph_grad_min"] < 10
+
+
+def _degradation(g):
+    tr = g["shortcuts_in_training"]
+    assert tr["tr_p_ratio"] > 2  # the deeper plain network ends at a clearly higher loss
+    assert tr["tr_r_ratio"] < 1.5  # the deeper residual network does not degrade
+
+
+def _identity(g):
+    assert g["why_residuals_work"]["wr_id_plain_over_res"] > 2
+
+
+def _landscapes(g):
+    assert g["shortcuts_in_training"]["tr_rise_ratio_1"] > 1
+
+
+def _xiong(g):
+    tf = g["transformer_block"]
+    assert tf["tf_post_over_pre_xavier_24"] > 1
+    assert XIONG_PRE_LN_BOUND / 2 < tf["tf_pre_last_24_over_6_xavier"] < 1
+
+
+def _veit_paths(g):
+    wr = g["why_residuals_work"]
+    ratio = VEIT_RESNET110["longest_effective_path"] / VEIT_RESNET110["blocks"]  # about a third
+    assert wr["wr_peak_32"] <= round(ratio * 32)
+
+
+def _veit_lesion(g):
+    wr = g["why_residuals_work"]
+    assert wr["wr_lesion_res_drop"] < 2  # percentage points
+    assert wr["wr_lesion_plain_mean_single"] < 100 * 2 * CHANCE
+
+
+def _balduzzi(g):
+    wr = g["why_residuals_work"]
+    assert wr["wr_pairs_plain_16"] < 0.1
+    assert wr["wr_pairs_plain_16"] < wr["wr_pairs_plain_2"] / 4
+    assert wr["wr_pairs_res_16"] > 0.5
+
+
+def _rezero(g):
+    wr = g["why_residuals_work"]
+    assert wr["wr_init_scaled_over_gate"] > 1
+    assert isinstance(wr["wr_init_default_diverged"], int)  # a step was recorded: it diverged
+
+
+RULES = {
+    1: _raschka_gradients,
+    2: _raschka_params,
+    3: _he_init,
+    4: _degradation,
+    5: _identity,
+    6: _landscapes,
+    7: _xiong,
+    8: _veit_paths,
+    9: _veit_lesion,
+    10: _balduzzi,
+    11: _rezero,
+}
+
+
+@pytest.mark.parametrize("row", sorted(RULES))
+def test_row_meets_its_rule(glued, row):
+    RULES[row](glued)
