@@ -17,7 +17,9 @@ class GatedResidualMLP(ShortcutMLP):
     """A residual ReLU MLP whose blocks compute ``x + gate * layer(x)``, every gate starting at 0."""
 
     def __init__(self, layer_sizes: list[int], activation: str = "relu", gate_init: float = 0.0):
-        super().__init__(layer_sizes, use_shortcut=True, activation=activation, last_activation=False)
+        super().__init__(
+            layer_sizes, use_shortcut=True, activation=activation, last_activation=False
+        )
         if isinstance(gate_init, bool) or not isinstance(gate_init, (int, float)):
             raise TypeError(f"gate_init must be a number, got {type(gate_init).__name__}")
         n_blocks = sum(self.has_shortcut(i) for i in range(len(self.layers)))

@@ -52,7 +52,9 @@ def routed_forward(model: nn.Module, x: torch.Tensor, route: Sequence[bool]) -> 
     layers = _layers(model)
     blocks = [i for i in range(len(layers)) if model.has_shortcut(i)]
     if len(route) != len(blocks):
-        raise ValueError(f"route needs one entry per residual block ({len(blocks)}), got {len(route)}")
+        raise ValueError(
+            f"route needs one entry per residual block ({len(blocks)}), got {len(route)}"
+        )
     check_tensor(x, "x", ndim=2)
     take_branch = dict(zip(blocks, route, strict=True))
     h = x

@@ -52,7 +52,9 @@ class IdentityConfig:
     lr: float = 1e-3  # Adam's learning rate
     batch_size: int = 64  # digits per minibatch
     record_every: int = 25  # steps between two evaluations on the whole training set
-    map_scale: float = 0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
+    map_scale: float = (
+        0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
+    )
     seed: int = 0  # weights, minibatch order and the random map
 
     def __post_init__(self):
@@ -117,9 +119,9 @@ def identity_experiment(
     x = _check_digits(data).x_train
     width = x.shape[1]
     gen = torch.Generator().manual_seed(config.seed)
-    near = torch.eye(width) + config.map_scale * torch.randn(width, width, generator=gen) / math.sqrt(
-        width
-    )
+    near = torch.eye(width) + config.map_scale * torch.randn(
+        width, width, generator=gen
+    ) / math.sqrt(width)
     tasks = {"identity": x, "near-identity linear map": x @ near.T}  # (N, 64) targets
     results: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
     for task, y in tasks.items():
@@ -139,13 +141,19 @@ def _net_style(name: str) -> dict:
 
 
 def plot_identity(results, figsize: tuple[float, float] = (9.6, 3.8)) -> plt.Figure:
-    """Relative error over training steps, one panel per task, log scale."""
+    """Relative error over training steps, one panel per task, log scale (an exact 0 at the bottom)."""
+    positive = [e for c in results.values() for _, es in c.values() for e in es if e > 0]
+    floor = min(positive) / 10  # where a curve that is exactly zero is drawn, and labelled
     with book_style():
         fig, axes = plt.subplots(1, len(results), figsize=figsize, sharey=True)
         for ax, (task, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
             for name, (steps, errors) in curves.items():
-                errors = np.maximum(errors, 1e-7)  # a perfect fit at step 0 stays on the log axis
-                ax.plot(steps, errors, label=name, markevery=4, markersize=4, **_net_style(name))
+                style = _net_style(name)
+                shown = np.maximum(errors, floor)
+                ax.plot(steps, shown, label=name, markevery=4, markersize=4, **style)
+                if max(errors) == 0:
+                    ax.text(steps[-1], floor * 1.6, "error exactly 0", ha="right", fontsize=9,
+                            color=style["color"])  # fmt: skip
             ax.set(yscale="log", xlabel="training step", title=task)
         np.atleast_1d(axes)[0].set_ylabel("relative error (MSE / variance)")
         np.atleast_1d(axes)[0].legend(fontsize=9)
