@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from gradflow.data import load_digits
-from gradflow.depth import NetSpec, build_network
+from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
 from gradflow.experiments.why_residuals_work import (
     IdentityConfig,
     PathStudy,

@@ -3,7 +3,8 @@
 Every lesson of the book imports its code from here, so what a lesson shows is what runs.
 Models: ``mlp`` (plain and residual networks), ``gpt`` (the GPT-2 block, its parts and a small GPT
 model), ``activations``, and ``init`` (every initialisation scheme). Measurements: ``gradients`` (all
-of gradient flow) and ``landscape`` (loss landscapes). ``data`` and ``train`` (the digits and a small
+of gradient flow), ``landscape`` (loss landscapes) and ``paths`` (paths, lesions and shattered
+gradients of residual networks). ``data`` and ``train`` (the digits and a small
 training loop). ``experiments`` (one module per chapter, named after it). Presentation: ``plots``,
 ``diagrams`` and ``display``. ``published`` holds the published values the book compares with.
 """

@@ -97,6 +97,38 @@ class ScaledShortcutMLP(ShortcutMLP):
         return x
 
 
+class GatedResidualMLP(ShortcutMLP):
+    """A residual MLP whose blocks compute ``x + gate * layer(x)``, every gate starting at 0.
+
+    The gate is a learned scalar per block (ReZero, Bachlechner et al. 2020; SkipInit, De & Smith
+    2020): at initialisation every block is the identity, whatever the depth.
+    """
+
+    def __init__(self, layer_sizes: list[int], activation: str = "relu", gate_init: float = 0.0):
+        super().__init__(
+            layer_sizes, use_shortcut=True, activation=activation, last_activation=False
+        )
+        if isinstance(gate_init, bool) or not isinstance(gate_init, (int, float)):
+            raise TypeError(f"gate_init must be a number, got {type(gate_init).__name__}")
+        n_blocks = sum(self.has_shortcut(i) for i in range(len(self.layers)))
+        if n_blocks == 0:
+            raise ValueError(
+                f"layer_sizes {layer_sizes} has no two equal neighbouring widths: no residual block"
+            )
+        self.gates = nn.Parameter(torch.full((n_blocks,), float(gate_init)))  # one scalar per block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        block = 0
+        for i, layer in enumerate(self.layers):
+            if self.has_shortcut(i):
+                shortcut = x
+                x = shortcut + self.gates[block] * layer(x)  # at gate 0 the block is the identity
+                block += 1
+            else:
+                x = layer(x)
+        return x
+
+
 def build_mlp(
     depth: int,
     width: int = 64,

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
+from gradflow.gradients import record_inputs
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -186,14 +187,6 @@ def jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def signal_rms(model: nn.Module, x: torch.Tensor) -> list[float]:
     """The root mean square of the signal entering each layer: the input, then every hidden output."""
     check_tensor(x, "x", ndim=2)
-    seen: list[torch.Tensor] = []
-    hooks = [
-        layer.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
-        for layer in _layers(model)
-    ]
-    try:
+    with record_inputs(_layers(model)) as seen:
         model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
     return [h.double().pow(2).mean().sqrt().item() for h in seen]

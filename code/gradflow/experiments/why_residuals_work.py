@@ -18,8 +18,9 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
-from gradflow.depth import NetSpec, ScaledShortcutMLP, build_network, he_init_
-from gradflow.gated import GatedResidualMLP
+from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
+from gradflow.init import init_weights, seeded
+from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
 from gradflow.paths import (
     input_gradients,
     jacobian_singular_values,
@@ -74,13 +75,15 @@ def identity_networks(depth: int, seed: int, width: int = 64) -> dict[str, nn.Mo
     """
     check_positive_int(depth, "depth")
     sizes = [width] * (depth + 2)
-    torch.manual_seed(seed)
-    plain = he_init_(ScaledShortcutMLP(sizes, use_shortcut=False))
-    torch.manual_seed(seed)
     scale = 1 / math.sqrt(depth + 1)
-    residual = he_init_(ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=scale))
-    torch.manual_seed(seed)
-    gated = he_init_(GatedResidualMLP(sizes))
+    with seeded(seed):
+        plain = init_weights(ScaledShortcutMLP(sizes, use_shortcut=False), "he")
+    with seeded(seed):
+        residual = init_weights(
+            ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=scale), "he"
+        )
+    with seeded(seed):
+        gated = init_weights(GatedResidualMLP(sizes), "he")
     return {"plain": plain, "residual, s = 1/√L": residual, "residual, gates at 0": gated}
 
 
@@ -408,14 +411,14 @@ def init_networks(depth: int, seed: int = 0, width: int = 64) -> dict[str, nn.Mo
     """Three residual classifiers of ``depth`` blocks, differing only in how they start."""
     check_positive_int(depth, "depth")
     sizes = [width] * (depth + 1) + [10]
-    torch.manual_seed(seed)
-    default = ScaledShortcutMLP(sizes, use_shortcut=True)
-    torch.manual_seed(seed)
-    scaled = he_init_(
-        ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=1 / math.sqrt(depth))
-    )
-    torch.manual_seed(seed)
-    gated = he_init_(GatedResidualMLP(sizes))
+    with seeded(seed):
+        default = ScaledShortcutMLP(sizes, use_shortcut=True)
+    with seeded(seed):
+        scaled = init_weights(
+            ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=1 / math.sqrt(depth)), "he"
+        )
+    with seeded(seed):
+        gated = init_weights(GatedResidualMLP(sizes), "he")
     return {
         "residual, PyTorch default init": default,
         "residual, He init, s = 1/√L": scaled,
