@@ -1,5 +1,7 @@
 """Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
 
+import os
+
 import gradflow
 
 # -- Project ------------------------------------------------------------------------------------
@@ -17,6 +19,9 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # serves MathJax from the build itself: no CDN, works offline
     "sphinxcontrib.bibtex",
+    "sphinx_copybutton",  # a copy button on every code block and code cell
+    "sphinx_sitemap",  # sitemap.xml for search engines
+    "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
 ]
 include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
 exclude_patterns = [
@@ -73,3 +78,19 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
+
+# -- Hosting ------------------------------------------------------------------------------------
+# Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the
+# Docs' canonical URL, else the local server of `nox -s serve`.
+html_baseurl = (
+    os.environ.get("BOOK_URL")
+    or os.environ.get("READTHEDOCS_CANONICAL_URL")
+    or "http://127.0.0.1:8000/"
+)
+sitemap_url_scheme = "{link}"
+ogp_site_url = html_baseurl
+ogp_social_cards = {"enable": False}  # no generated preview images: they cost build time and bytes
+ogp_enable_meta_description = True
+# Copy the code of code blocks and code cells, never a cell's printed output
+copybutton_selector = "div:not(.output) > div.highlight pre"
+copybutton_exclude = ".linenos, .gp, .go"
