@@ -69,7 +69,9 @@ def page(browser, server):
 
 
 def wait_for_math(page):
-    page.wait_for_function("document.querySelectorAll('mjx-container').length >= 10", timeout=30_000)
+    page.wait_for_function(
+        "document.querySelectorAll('mjx-container').length >= 10", timeout=30_000
+    )
 
 
 def test_math_is_typeset_offline(page, server):
