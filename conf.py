@@ -70,6 +70,10 @@ html_theme = "sphinx_book_theme"
 html_title = "Shortcut Connections"
 html_static_path = ["docs/_static"]
 html_css_files = ["book.css"]
+html_favicon = "docs/_static/favicon.svg"
+html_context = {
+    "default_mode": "auto"
+}  # light or dark as the reader's system says, no console error
 html_additional_pages = {"index": "redirect.html"}  # _build/html/index.html opens the landing page
 html_theme_options = {
     "show_toc_level": 2,
@@ -78,6 +82,9 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
+# MathJax (served from the site) typesets an equation only when it scrolls into view, so a chapter
+# with sixty equations does not block the phone's main thread while it loads
+mathjax3_config = {"loader": {"load": ["ui/lazy"]}}
 
 # -- Hosting ------------------------------------------------------------------------------------
 # Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the
