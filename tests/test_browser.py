@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from conftest import ROOT
+
 pytestmark = pytest.mark.site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -118,16 +120,12 @@ def test_dark_mode_toggle_keeps_figures_on_white(page, server):
     assert background == "rgb(255, 255, 255)", "figures lose their white ground in dark mode"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "docs/index.html",
-        "lessons/vanishing_gradients.html",
-        "lessons/shortcut_connections.html",
-        "lessons/shortcuts_in_training.html",
-        "lessons/transformer_block.html",
-    ],
-)
+PAGES = ["docs/index.html"] + [
+    f"lessons/{lesson.stem}.html" for lesson in sorted((ROOT / "lessons").glob("*.md"))
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
 def test_phone_width_page_does_not_scroll_sideways(browser, server, path):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     page = context.new_page()
