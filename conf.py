@@ -1,5 +1,7 @@
 """Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
 
+import os
+
 import gradflow
 
 # -- Project ------------------------------------------------------------------------------------
@@ -17,6 +19,9 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # serves MathJax from the build itself: no CDN, works offline
     "sphinxcontrib.bibtex",
+    "sphinx_copybutton",  # a copy button on every code block and code cell
+    "sphinx_sitemap",  # sitemap.xml for search engines
+    "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
 ]
 include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
 exclude_patterns = [
@@ -65,6 +70,10 @@ html_theme = "sphinx_book_theme"
 html_title = "Shortcut Connections"
 html_static_path = ["docs/_static"]
 html_css_files = ["book.css"]
+html_favicon = "docs/_static/favicon.svg"
+html_context = {
+    "default_mode": "auto"
+}  # light or dark as the reader's system says, no console error
 html_additional_pages = {"index": "redirect.html"}  # _build/html/index.html opens the landing page
 html_theme_options = {
     "show_toc_level": 2,
@@ -73,3 +82,22 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
+# MathJax (served from the site) typesets an equation only when it scrolls into view, so a chapter
+# with sixty equations does not block the phone's main thread while it loads
+mathjax3_config = {"loader": {"load": ["ui/lazy"]}}
+
+# -- Hosting ------------------------------------------------------------------------------------
+# Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the
+# Docs' canonical URL, else the local server of `nox -s serve`.
+html_baseurl = (
+    os.environ.get("BOOK_URL")
+    or os.environ.get("READTHEDOCS_CANONICAL_URL")
+    or "http://127.0.0.1:8000/"
+)
+sitemap_url_scheme = "{link}"
+ogp_site_url = html_baseurl
+ogp_social_cards = {"enable": False}  # no generated preview images: they cost build time and bytes
+ogp_enable_meta_description = True
+# Copy the code of code blocks and code cells, never a cell's printed output
+copybutton_selector = "div:not(.output) > div.highlight pre"
+copybutton_exclude = ".linenos, .gp, .go"

@@ -57,3 +57,9 @@ def serve(session: nox.Session) -> None:
     """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
     site = ROOT / "_build" / "html"
     session.run("python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "-d", str(site))
+
+
+@nox.session(venv_backend="none")
+def webperf(session: nox.Session) -> None:
+    """Lighthouse scores and page weight of the built site, served gzipped (build it first)."""
+    session.run("python3", ".ci/webperf.py", *session.posargs)
