@@ -10,7 +10,7 @@ from gradflow.diagrams import network_diagram
 from gradflow.display import Table
 from gradflow.mlp import ShortcutMLP
 from gradflow.plots import grouped_bars
-from gradflow.train import train_classifier
+from gradflow.train import fit_regression, train_classifier
 
 
 def test_split_is_deterministic_and_seed_dependent():
@@ -85,6 +85,22 @@ def test_training_rejects_bad_arguments():
         train_classifier(model, (data.x_train, data.y_train))
     with pytest.raises(TypeError, match="seed must be an int"):
         train_classifier(model, data, seed=1.5)
+
+
+def test_fit_regression_solves_a_linear_map_and_rejects_bad_input():
+    # a linear model fitted to y = 2x, from zero weights: the relative error falls from 1 to 0
+    x = torch.linspace(-1, 1, 64).unsqueeze(1)  # (64, 1)
+    model = torch.nn.Linear(1, 1)
+    torch.nn.init.zeros_(model.weight)
+    torch.nn.init.zeros_(model.bias)
+    steps, errors = fit_regression(model, x, 2 * x, steps=300, lr=0.05, seed=0, record_every=100)
+    assert steps == [0, 100, 200, 300]
+    assert errors[0] == pytest.approx(1.0, rel=0.02)  # a zero model: mean(y^2) / var(y) = (n - 1) / n
+    assert errors[-1] < 1e-3
+    with pytest.raises(ValueError, match="must match"):
+        fit_regression(model, x, x[:10])
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        fit_regression(model, x, x, steps=0)
 
 
 def test_table_renders_html_and_checks_shape():

@@ -19,7 +19,6 @@ from gradflow.experiments.why_residuals_work import (
     PathStudy,
     digit_line,
     first_nonfinite_step,
-    fit_map,
     identity_experiment,
     identity_networks,
     init_networks,
@@ -29,7 +28,7 @@ from gradflow.experiments.why_residuals_work import (
     path_study,
     shatter_sweep,
 )
-from gradflow.train import History, evaluate
+from gradflow.train import History, evaluate, fit_regression
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +46,13 @@ def test_identity_networks_shapes_and_the_gated_one_is_the_identity(digits):
     assert nets["residual, s = 1/√L"].branch_scale == pytest.approx(1 / 2)  # 1 / sqrt(3 + 1)
 
 
-def test_fit_map_records_the_relative_error_and_learns(digits):
+def test_fit_regression_records_the_relative_error_and_learns(digits):
     config = IdentityConfig(depth=2, steps=40, record_every=20)
     net = identity_networks(depth=2, seed=0)["plain"]
     x = digits.x_train[:200]
     with torch.no_grad():
         start = nn.functional.mse_loss(net(x), x).item() / x.var().item()
-    steps, errors = fit_map(net, x, x, config)
+    steps, errors = fit_regression(net, x, x, config.steps, record_every=config.record_every)
     assert steps == [0, 20, 40]
     assert errors[0] == pytest.approx(start, rel=1e-6)
     assert errors[-1] < errors[0]

@@ -30,7 +30,7 @@ from gradflow.paths import (
     signal_rms,
 )
 from gradflow.plots import PALETTE, PLAIN, RESIDUAL, book_style, finish
-from gradflow.train import History, evaluate, train_classifier
+from gradflow.train import History, evaluate, fit_regression, train_classifier
 
 GATED = PALETTE["green"]  # colour of the residual network with zero-initialised gates
 
@@ -87,32 +87,6 @@ def identity_networks(depth: int, seed: int, width: int = 64) -> dict[str, nn.Mo
     return {"plain": plain, "residual, s = 1/√L": residual, "residual, gates at 0": gated}
 
 
-def fit_map(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: IdentityConfig
-) -> tuple[list[int], list[float]]:
-    """Fit ``model`` to ``y`` with Adam on the mean squared error; record the relative error.
-
-    The relative error is the mean squared error over the whole set divided by the variance of the
-    targets: 1 for a network that outputs the targets' mean, 0 for a perfect fit.
-    """
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    gen = torch.Generator().manual_seed(config.seed)
-    steps, errors = [], []
-    variance = y.var().item()
-    for step in range(config.steps + 1):
-        if step % config.record_every == 0 or step == config.steps:
-            with torch.no_grad():
-                errors.append(nn.functional.mse_loss(model(x), y).item() / variance)
-            steps.append(step)
-        if step == config.steps:
-            break
-        idx = torch.randint(0, x.shape[0], (config.batch_size,), generator=gen)
-        opt.zero_grad(set_to_none=True)
-        nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
-        opt.step()
-    return steps, errors
-
-
 def identity_experiment(
     config: IdentityConfig, data: Digits
 ) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
@@ -129,7 +103,19 @@ def identity_experiment(
     results: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
     for task, y in tasks.items():
         nets = identity_networks(config.depth, config.seed, width)
-        results[task] = {name: fit_map(net, x, y, config) for name, net in nets.items()}
+        results[task] = {
+            name: fit_regression(
+                net,
+                x,
+                y,
+                config.steps,
+                config.lr,
+                config.batch_size,
+                config.seed,
+                config.record_every,
+            )
+            for name, net in nets.items()
+        }
     return results
 
 
