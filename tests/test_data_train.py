@@ -95,7 +95,8 @@ def test_fit_regression_solves_a_linear_map_and_rejects_bad_input():
     torch.nn.init.zeros_(model.bias)
     steps, errors = fit_regression(model, x, 2 * x, steps=300, lr=0.05, seed=0, record_every=100)
     assert steps == [0, 100, 200, 300]
-    assert errors[0] == pytest.approx(1.0, rel=0.02)  # a zero model: mean(y^2) / var(y) = (n - 1) / n
+    # a zero model's error is mean(y^2) / var(y) = (n - 1) / n
+    assert errors[0] == pytest.approx(1.0, rel=0.02)
     assert errors[-1] < 1e-3
     with pytest.raises(ValueError, match="must match"):
         fit_regression(model, x, x[:10])
