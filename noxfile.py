@@ -1,6 +1,7 @@
 """Sessions: `nox -s docs` builds the book, `nox -s tests` tests package and site, `nox -s lint`."""
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import nox
@@ -11,9 +12,11 @@ nox.options.sessions = ["lint", "tests"]
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / ".ci" / "constraints.txt"))
-# -E: read every page afresh, so every lesson executes again even if only the package changed;
-# -T: on a failing cell, print the full traceback (the cell's own error included)
-SPHINX = ["sphinx-build", "-T", "-E", "-n", "-W", "--keep-going", "-b", "html"]
+# The strict build's options live in pyproject.toml ([tool.book]), shared with the tests and bench
+SPHINX = [
+    "sphinx-build",
+    *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]["sphinx-options"],
+]
 
 
 def install(session: nox.Session, extras: str) -> None:

@@ -14,11 +14,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from myst_nb.core.read import read_myst_markdown_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+# the strict build's options, written once in pyproject.toml and shared with nox and the tests
+SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"][
+    "sphinx-options"
+]
 # Budget per lesson in seconds of bare execution on 2 CPU cores, from the issues that add them.
 BUDGETS = {
     "vanishing_gradients": 60,
@@ -57,8 +62,8 @@ def time_lesson(path: Path) -> float:
 def time_build() -> float:
     """Run the strict site build into a temporary folder; return wall-clock seconds."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "sphinx", "-T", "-E", "-n", "-W", "--keep-going", "-q"]
-        cmd += ["-b", "html", str(ROOT), f"{out}/html", "-d", f"{out}/doctrees"]
+        cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS, "-q"]
+        cmd += [str(ROOT), f"{out}/html", "-d", f"{out}/doctrees"]
         start = time.perf_counter()
         result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         elapsed = time.perf_counter() - start

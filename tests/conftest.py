@@ -3,16 +3,21 @@
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the strict build's options, written once in pyproject.toml and shared with nox and the benchmark
+SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"][
+    "sphinx-options"
+]
 
 
 def sphinx_build(srcdir: Path, outdir: Path) -> subprocess.CompletedProcess:
     """Run the book's strict build (the same flags as `nox -s docs`) and capture its output."""
-    cmd = [sys.executable, "-m", "sphinx", "-T", "-E", "-n", "-W", "--keep-going", "-b", "html"]
+    cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS]
     cmd += [str(srcdir), str(outdir), "-d", str(outdir.parent / "doctrees")]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=srcdir)
 

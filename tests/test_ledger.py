@@ -12,11 +12,22 @@ import math
 import pytest
 from bs4 import BeautifulSoup
 
+from gradflow.published import (
+    GPT2_SMALL_BLOCK_ATTN,
+    GPT2_SMALL_BLOCK_FF,
+    GPT2_SMALL_PARAMETERS_TIED,
+    RASCHKA_CH4_GRADIENTS,
+)
+
 pytestmark = pytest.mark.site
 
 # Published values, from the sources the ledger cites.
-RASCHKA_FIRST_LAYER = {"without": 0.00020174, "with": 0.22170}  # Raschka (2024), ch. 4
-RASCHKA_PARAMS = {"ff": 4_722_432, "attn": 2_360_064, "model": 124_412_160}  # ch. 4, weight tying
+RASCHKA_FIRST_LAYER = {k: v[0] for k, v in RASCHKA_CH4_GRADIENTS.items()}  # Raschka (2024), ch. 4
+RASCHKA_PARAMS = {  # ch. 4, with weight tying
+    "ff": GPT2_SMALL_BLOCK_FF,
+    "attn": GPT2_SMALL_BLOCK_ATTN,
+    "model": GPT2_SMALL_PARAMETERS_TIED,
+}
 XIONG_PRE_LN_BOUND = 1 / math.sqrt(24 / 6)  # gradient ∝ 1/sqrt(L): 6 -> 24 blocks halves it
 VEIT_RESNET110 = {"blocks": 54, "longest_effective_path": 17}  # effective paths of length 5 to 17
 CHANCE = 0.10  # ten digit classes
