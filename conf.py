@@ -1,6 +1,7 @@
 """Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
 
 import os
+from pathlib import Path
 
 import gradflow
 
@@ -14,6 +15,7 @@ root_doc = "docs/index"
 # -- Sources ------------------------------------------------------------------------------------
 extensions = [
     "myst_nb",
+    "bookbuild.sphinxext",  # re-executes a lesson exactly when something it depends on changed
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
@@ -41,8 +43,9 @@ exclude_patterns = [
 templates_path = ["docs/_templates"]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
-# -- Lessons: MyST-NB executes every lesson on every build -----------------------------------------
-nb_execution_mode = "force"
+# -- Lessons: executed through MyST-NB's cache, which bookbuild keeps in step with the package ----
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(Path(__file__).parent / "_build" / ".jupyter_cache")
 nb_execution_raise_on_error = True  # a cell that raises fails the build, traceback shown
 nb_execution_show_tb = True
 nb_execution_timeout = 600

@@ -26,10 +26,18 @@ def install(session: nox.Session, extras: str) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the site into _build/html, executing every lesson (strict: warnings fail)."""
+    """Build the site into _build/html, executing the lessons whose dependencies changed.
+
+    `nox -s docs -- --fresh` forgets the execution cache and the pages first (a clean build, like
+    `rm -rf _build`); any other arguments go to sphinx-build.
+    """
     install(session, "docs")
-    shutil.rmtree(ROOT / "_build" / "html", ignore_errors=True)
-    session.run(*SPHINX, ".", "_build/html", "-d", "_build/doctrees", *session.posargs)
+    args = list(session.posargs)
+    if "--fresh" in args:
+        args.remove("--fresh")
+        for folder in ("html", "doctrees", "jupyter_execute", ".jupyter_cache"):
+            shutil.rmtree(ROOT / "_build" / folder, ignore_errors=True)
+    session.run(*SPHINX, ".", "_build/html", "-d", "_build/doctrees", *args)
     session.log(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.")
 
 
@@ -50,16 +58,30 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Time each lesson's bare execution and the full site build."""
+    """Time each lesson's bare execution, a clean build and rebuilds after small edits."""
     install(session, "docs")
     session.run("python", ".ci/bench.py", *session.posargs)
 
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Serve the built site on http://localhost:8000 (build it first with `nox -s docs`)."""
-    site = ROOT / "_build" / "html"
-    session.run("python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "-d", str(site))
+    """Live preview on http://127.0.0.1:8000: rebuild on save (same cache as docs), reload the page."""
+    install(session, "docs")
+    ignore = ["_build", ".nox", ".git", ".ruff_cache", ".pytest_cache", "tests", ".ci"]
+    session.run(
+        "sphinx-autobuild",
+        *SPHINX[1:],
+        *[arg for pattern in ignore for arg in ("--ignore", f"*/{pattern}/*")],
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        ".",
+        "_build/html",
+        "-d",
+        "_build/doctrees",
+        *session.posargs,
+    )
 
 
 @nox.session(venv_backend="none")

@@ -1,8 +1,10 @@
 """Benchmark: time each lesson's bare execution and the full site build, and print both.
 
 Bare execution runs a lesson's code cells as one plain Python script (no Jupyter kernel, no Sphinx),
-which is the cost a reader pays when running the lesson's code. The site build is the strict build of
-`nox -s docs` into a temporary folder. Lesson budgets are set by the issues that add the lessons.
+which is the cost a reader pays when running the lesson's code. The site builds are the strict build
+of `nox -s docs` on a copy of the book in a temporary folder: a clean build, a rebuild with nothing
+changed, one after a prose edit and one after an edit to gradflow/gpt.py, each with the number of
+lessons it executed. Lesson budgets are set by the issues that add the lessons.
 
     nox -s bench                       # every lesson, then the full build
     nox -s bench -- --lessons-only     # skip the site build
@@ -10,6 +12,8 @@ which is the cost a reader pays when running the lesson's code. The site build i
 
 import argparse
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,35 +63,78 @@ def time_lesson(path: Path) -> float:
     return elapsed
 
 
-def time_build() -> float:
-    """Run the strict site build into a temporary folder; return wall-clock seconds."""
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS, "-q"]
-        cmd += [str(ROOT), f"{out}/html", "-d", f"{out}/doctrees"]
-        start = time.perf_counter()
-        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
+def copy_of_the_book(dest: Path) -> Path:
+    """Copy the book's tracked files (as git lists them) into ``dest``: builds there start cold."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def time_build(src: Path) -> tuple[float, int]:
+    """Build the book in ``src`` strictly into src/_build; return seconds and lessons executed."""
+    cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS, str(src), f"{src}/_build/html"]
+    cmd += ["-d", f"{src}/_build/doctrees"]
+    env = {**os.environ, "PYTHONPATH": str(src / "code")}  # the copy's package, not the checkout's
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=src, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"site build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return elapsed
+    return elapsed, len(re.findall(r"\[bookbuild\] \S+: executes again", result.stdout))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path} has no {old!r} to edit"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def time_builds(bare: float) -> None:
+    """Clean build, rebuilds after no change, a prose edit and a package edit, against ``bare``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = copy_of_the_book(Path(tmp))
+        lessons = sorted((src / "lessons").glob("*.md"))
+        clean, n = time_build(src)
+        rows = [("clean build", clean, n)]
+        rows.append(("rebuild, nothing changed", *time_build(src)))
+        with lessons[0].open("a", encoding="utf-8") as f:  # a prose edit at the end of a lesson
+            f.write("\nA sentence added by the benchmark.\n")
+        rows.append(("rebuild after a prose edit", *time_build(src)))
+        edit(src / "code/gradflow/gpt.py", "\n", "\n# an edit by the benchmark\n")
+        rows.append(("rebuild after editing gpt.py", *time_build(src)))
+    print(f"\n{'build':<32} {'seconds':>8} {'lessons executed':>17} {'vs clean':>9}")
+    for name, seconds, executed in rows:
+        print(f"{name:<32} {seconds:>8.1f} {executed:>17} {seconds / clean:>9.2f}")
+    print(f"clean build / bare execution of every lesson: {clean / bare:.2f} (target <= 1.1)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lessons-only", action="store_true", help="skip the full site build")
+    parser.add_argument("--lessons-only", action="store_true", help="skip the site builds")
     args = parser.parse_args()
-    over = []
+    over, bare = [], 0.0
     print(f"{'lesson':<28} {'bare execution':>15} {'budget':>8}")
     for path in sorted((ROOT / "lessons").glob("*.md")):
         seconds = time_lesson(path)
+        bare += seconds
         budget = BUDGETS.get(path.stem)
         flag = "" if budget is None or seconds <= budget else "  OVER BUDGET"
         if flag:
             over.append(path.stem)
         budget_text = f"{budget} s" if budget else "-"
         print(f"{path.stem:<28} {seconds:>13.1f} s {budget_text:>8}{flag}", flush=True)
+    print(f"{'sum':<28} {bare:>13.1f} s")
     if not args.lessons_only:
-        print(f"{'full site build':<28} {time_build():>13.1f} s")
+        time_builds(bare)
     if over:
         sys.exit(f"over budget: {', '.join(over)}")
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, and one fresh strict build of the site per test session."""
+"""Shared fixtures: the repository root, and one strict build of the site per test session (into a
+temporary folder; lessons whose dependencies did not change come from the execution cache)."""
 
 import os
 import subprocess
@@ -15,11 +16,13 @@ SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["b
 ]
 
 
-def sphinx_build(srcdir: Path, outdir: Path) -> subprocess.CompletedProcess:
+def sphinx_build(
+    srcdir: Path, outdir: Path, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the book's strict build (the same flags as `nox -s docs`) and capture its output."""
     cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS]
     cmd += [str(srcdir), str(outdir), "-d", str(outdir.parent / "doctrees")]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=srcdir)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=srcdir, env=env)
 
 
 @pytest.fixture(scope="session")

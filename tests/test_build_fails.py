@@ -1,5 +1,5 @@
 """Protects the strict build: a lesson whose cell raises must fail the build and show the traceback,
-while the same project with a healthy lesson builds."""
+on the first build and the next one alike, while the same project with a healthy lesson builds."""
 
 import shutil
 
@@ -38,5 +38,8 @@ def test_raising_cell_fails_the_build(tmp_path, expr, fails):
     if fails:
         assert result.returncode != 0, "a raising cell did not fail the build"
         assert "ZeroDivisionError" in output, "the build did not show the cell's error"
+        again = sphinx_build(src, tmp_path / "out" / "html")  # the failure was not cached
+        assert again.returncode != 0, "the second build passed: a failure was cached as a success"
+        assert "ZeroDivisionError" in again.stdout + again.stderr
     else:
         assert result.returncode == 0, output[-3000:]

@@ -8,12 +8,15 @@ what enters each layer norm (``norm_input_scales``) and how alike the tokens' ve
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from gradflow._checks import check_tensor
-from gradflow.gpt import GPTModel
+
+if TYPE_CHECKING:  # for the annotations only: measuring MLPs never imports the GPT model
+    import gradflow.gpt
 
 STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "mean_abs": lambda g: g.abs().mean(),  # the book's measure: mean |dL/dW| over the matrix
@@ -113,7 +116,9 @@ def branch_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 PARTS = ("block", "ff_out")  # what block_gradient_norms measures in each block
 
 
-def block_gradient_norms(model: GPTModel, tokens: torch.Tensor, part: str = "block") -> list[float]:
+def block_gradient_norms(
+    model: "gradflow.gpt.GPTModel", tokens: torch.Tensor, part: str = "block"
+) -> list[float]:
     """One next-token backward pass; then, per block, the norm of its weight gradient (in float64).
 
     ``part="block"`` takes the Frobenius norm over all the block's weight matrices together;
@@ -135,7 +140,7 @@ def block_gradient_norms(model: GPTModel, tokens: torch.Tensor, part: str = "blo
 
 
 @torch.no_grad()
-def token_similarity(model: GPTModel, tokens: torch.Tensor) -> float:
+def token_similarity(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> float:
     """Mean cosine similarity between different positions' vectors after the last block."""
     T = tokens.shape[1]
     x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
@@ -148,7 +153,7 @@ def token_similarity(model: GPTModel, tokens: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def norm_input_scales(model: GPTModel, tokens: torch.Tensor) -> list[float]:
+def norm_input_scales(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[float]:
     """Per-token standard deviation of what enters each block's two layer norms, in order."""
     norms = [norm for block in model.blocks for norm in (block.norm1, block.norm2)]
     with record_inputs(norms) as inputs:

@@ -1,0 +1,4 @@
+"""bookbuild: the book's build engine, a Sphinx extension that re-executes a lesson exactly when
+something it depends on changed (``bookbuild.deps`` finds what that is), and runs the stale
+lessons in parallel before Sphinx reads them. It is build tooling, not lesson code: the lessons
+import nothing from here."""

@@ -1,0 +1,145 @@
+"""A Sphinx extension that makes MyST-NB's execution cache never stale and runs stale lessons in
+parallel.
+
+MyST-NB's cache (jupyter-cache) keys a notebook on its code cells only: after a change to the
+package a lesson imports, it would serve the old outputs. Before Sphinx reads anything, this
+extension fingerprints every lesson's dependencies (``bookbuild.deps``). A lesson whose fingerprint
+changed loses its cached execution and is read again; so is every page that pastes glued values
+from it. The lessons that must execute run in parallel, one process per core, and their results go
+into the cache, where MyST-NB then finds them. The fingerprints are saved only when a build
+succeeds, so a failed build never leaves a lesson marked as done.
+
+Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path`` (the
+fingerprints are kept beside the cache, in ``bookbuild.json``).
+"""
+
+import json
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sphinx.util import logging
+
+from bookbuild import deps
+
+logger = logging.getLogger(__name__)
+STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside the cache
+PASTE = re.compile(r"\{glue(?::\w+)?\}`([^`]+?\.(?:md|ipynb))::")  # a value glued from another page
+
+
+def is_lesson(path: Path) -> bool:
+    """Whether ``path`` is a MyST-NB notebook in Markdown (its front matter says so)."""
+    if path.suffix != ".md" or not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    return text.startswith("---") and "file_format: mystnb" in text.split("---", 2)[1]
+
+
+def _execute(path: str, timeout: int) -> tuple[str, object, str | None]:
+    """Execute one lesson as MyST-NB would (in its own folder); return the executed notebook."""
+    from jupyter_cache.executors.utils import single_nb_execution
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    notebook = read_myst_markdown_notebook(Path(path).read_text(encoding="utf-8"))
+    result = single_nb_execution(
+        notebook,
+        cwd=str(Path(path).parent),
+        allow_errors=False,
+        timeout=timeout,
+        meta_override=True,
+    )
+    return path, notebook, None if result.err is None else result.exc_string
+
+
+def _cache(app):
+    from jupyter_cache import get_cache
+
+    return get_cache(app.config.nb_execution_cache_path)
+
+
+def _execute_in_parallel(app, lessons: list[Path]) -> None:
+    """Execute the lessons that have no cached execution, one process per core, and cache them."""
+    from jupyter_cache.base import CacheBundleIn
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    cache = _cache(app)
+    todo = []
+    for path in lessons:
+        notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"))
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            todo.append(str(path))
+    if not todo:
+        return
+    workers = min(len(todo), os.cpu_count() or 1)
+    logger.info(f"[bookbuild] executing {len(todo)} lesson(s) in {workers} process(es)")
+    context = multiprocessing.get_context("spawn")
+    timeout = app.config.nb_execution_timeout
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for path, notebook, error in pool.map(_execute, todo, [timeout] * len(todo)):
+            if (
+                error is None
+            ):  # only a success is cached; MyST-NB runs a failure again and reports it
+                bundle = CacheBundleIn(notebook, path, data={})
+                cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+            else:
+                logger.info(f"[bookbuild] {path} raised; MyST-NB runs it again to report the error")
+
+
+def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
+    """Name the pages to read again, forget stale executions and execute what must run."""
+    root = Path(app.confdir)
+    state_path = Path(app.config.nb_execution_cache_path) / STATE
+    saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    cache = _cache(app)
+    records = cache.list_cache_records()
+    state, stale, reread = {}, set(), set(added) | set(changed)
+    for docname in sorted(env.found_docs):
+        path = Path(env.doc2path(docname))
+        if not is_lesson(path):
+            continue
+        key = path.relative_to(root).as_posix()
+        state[key] = deps.fingerprint(path, root)
+        why = deps.changes(saved.get(key), state[key]) if saved.get(key) != state[key] else []
+        if why:
+            # forget the cached execution first: a record made with other dependencies is stale
+            for record in records:
+                if Path(record.uri).resolve() == path.resolve():
+                    cache.remove_cache(record.pk)
+            stale.add(docname)
+            logger.info(f"[bookbuild] {key}: executes again ({', '.join(why)})")
+        elif docname not in reread:
+            logger.info(f"[bookbuild] {key}: dependencies unchanged, page and execution reused")
+    reread |= stale
+    # a page that pastes glued values from a lesson read again must be read again too
+    for docname in sorted(env.found_docs - reread):
+        path = Path(env.doc2path(docname))
+        if path.suffix == ".md" and path.is_file():
+            for target in PASTE.findall(path.read_text(encoding="utf-8")):
+                source = (path.parent / target).resolve().with_suffix("")
+                if any(source == Path(env.doc2path(d)).resolve().with_suffix("") for d in reread):
+                    stale.add(docname)
+                    logger.info(f"[bookbuild] {docname}: read again (pastes values from {target})")
+                    break
+    app.bookbuild_state = state
+    lessons = [Path(env.doc2path(d)) for d in sorted(reread | stale)]
+    _execute_in_parallel(app, [p for p in lessons if is_lesson(p)])
+    return sorted(stale)
+
+
+def on_build_finished(app, exception) -> None:
+    """Save the fingerprints, but only after a build that succeeded."""
+    state = getattr(app, "bookbuild_state", None)
+    if exception is None and state is not None and app.statuscode == 0:
+        path = Path(app.config.nb_execution_cache_path) / STATE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+
+def setup(app):
+    app.connect("env-get-outdated", on_env_get_outdated)
+    app.connect("build-finished", on_build_finished)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,88 @@
+"""Protects the build engine end to end, on a small book in a temporary folder (the real conf.py and
+docs, a package of two modules and two lessons): a lesson executes again exactly when a module it
+reaches changes, and its page then shows the new output; a prose edit executes nothing; a rebuild
+with nothing changed executes nothing; the other lesson keeps its cached execution."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import ROOT, sphinx_build
+
+LESSON = """---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+
+# Lesson {name}
+
+Some prose.
+
+```{{code-cell}} ipython3
+from gradflow.{module} import value
+
+print("value is", value())
+```
+"""
+
+
+@pytest.fixture
+def book(tmp_path):
+    """The real conf.py and docs around two lessons and a package of their own (code/gradflow)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "docs", src / "docs")
+    for page in ("ledger.md", "api.md"):  # they read the real lessons and the real package
+        (src / "docs" / page).unlink(missing_ok=True)
+    shutil.copy(ROOT / "conf.py", src / "conf.py")
+    pkg = src / "code" / "gradflow"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('__version__ = "0"\n')
+    (pkg / "one.py").write_text("def value():\n    return 1\n")
+    (pkg / "two.py").write_text("def value():\n    return 2\n")
+    (src / "lessons").mkdir()
+    for name, module in (("a", "one"), ("b", "two")):
+        (src / "lessons" / f"{name}.md").write_text(LESSON.format(name=name, module=module))
+    pages = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
+    toctree = "\n".join(["../lessons/a", "../lessons/b", *pages])
+    (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")
+    return src
+
+
+def build(src):
+    """Build the book with its own package first on the path (for the kernels and conf.py)."""
+    env = {**os.environ, "PYTHONPATH": str(src / "code")}
+    result = sphinx_build(src, src.parent / "out" / "html", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    executed = set(re.findall(r"\[bookbuild\] lessons/(\w+)\.md: executes again", output))
+    return executed, output
+
+
+def page(src, name):
+    return (src.parent / "out" / "html" / "lessons" / f"{name}.html").read_text()
+
+
+def test_a_lesson_executes_exactly_when_its_dependencies_change(book):
+    executed, _ = build(book)
+    assert executed == {"a", "b"}
+    assert "value is 1" in page(book, "a")
+
+    executed, _ = build(book)  # nothing changed
+    assert executed == set()
+
+    (book / "code" / "gradflow" / "one.py").write_text("def value():\n    return 10\n")
+    executed, output = build(book)  # lesson a reaches one.py, lesson b does not
+    assert executed == {"a"}
+    assert "code/gradflow/one.py" in output
+    assert "value is 10" in page(book, "a") and "value is 2" in page(book, "b")
+
+    lesson_b = book / "lessons" / "b.md"
+    lesson_b.write_text(lesson_b.read_text().replace("Some prose.", "Some new prose."))
+    executed, output = build(book)  # a prose edit: the page is read again, nothing executes
+    assert executed == set()
+    assert "Some new prose." in page(book, "b") and "value is 2" in page(book, "b")
+    assert "Executing notebook" not in output and "executing" not in output

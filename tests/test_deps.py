@@ -1,0 +1,121 @@
+"""Protects the build engine's dependency analysis (bookbuild.deps) on small packages and lessons
+written into a temporary folder: a lesson depends on its code cells, on every module of the package
+it reaches (directly, transitively, through `from package import module`, through a package's
+__init__), on files its code names, and on the pinned environment; a module nobody imports and an
+import under `if TYPE_CHECKING:` are not dependencies."""
+
+import textwrap
+
+import pytest
+
+from bookbuild import deps
+
+LESSON = """---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+
+# A lesson
+
+Prose that is not code.
+
+```{{code-cell}} ipython3
+{code}
+```
+"""
+
+
+@pytest.fixture
+def book(tmp_path):
+    """A root with code/gradflow (a, b imports c, d unused, sub/ a package) and a constraints file."""
+    pkg = tmp_path / "code" / "gradflow"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": '"""package"""\n',
+        "a.py": "X = 1\n",
+        "b.py": "from gradflow.c import Y\n",
+        "c.py": "from . import e\nY = 2\n",
+        "d.py": "Z = 3\n",
+        "e.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import gradflow.d\n",
+        "sub/__init__.py": "from .f import W\n",
+        "sub/f.py": "W = 4\n",
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci" / "constraints.txt").write_text("torch==2.13.0\n")
+    (tmp_path / "lessons").mkdir()
+    return tmp_path
+
+
+def lesson(book, code, name="lesson.md"):
+    path = book / "lessons" / name
+    path.write_text(LESSON.format(code=textwrap.dedent(code).strip()))
+    return path
+
+
+def modules(book, path):
+    return sorted(k for k in deps.fingerprint(path, book) if k.startswith("code/"))
+
+
+def test_direct_import(book):
+    path = lesson(book, "import gradflow.a")
+    assert modules(book, path) == ["code/gradflow/__init__.py", "code/gradflow/a.py"]
+
+
+def test_transitive_and_relative_imports(book):
+    path = lesson(book, "from gradflow.b import Y")
+    expected = ["__init__.py", "b.py", "c.py", "e.py"]  # b -> c -> e; e's d is for types only
+    assert modules(book, path) == [f"code/gradflow/{m}" for m in expected]
+
+
+def test_from_package_import_module_and_subpackage(book):
+    path = lesson(book, "from gradflow import a\nfrom gradflow.sub import W")
+    expected = ["__init__.py", "a.py", "sub/__init__.py", "sub/f.py"]
+    assert modules(book, path) == [f"code/gradflow/{m}" for m in expected]
+
+
+def test_module_nobody_imports_is_not_a_dependency(book):
+    path = lesson(book, "import math\nimport gradflow.a")
+    assert "code/gradflow/d.py" not in deps.fingerprint(path, book)
+
+
+def test_a_change_is_named(book):
+    path = lesson(book, "from gradflow.b import Y")
+    before = deps.fingerprint(path, book)
+    (book / "code" / "gradflow" / "c.py").write_text("from . import e\nY = 3\n")
+    assert deps.changes(before, deps.fingerprint(path, book)) == ["code/gradflow/c.py"]
+    (book / "code" / "gradflow" / "d.py").write_text("Z = 4\n")  # not reached: no change
+    assert deps.fingerprint(path, book) == deps.fingerprint(path, book)
+
+
+def test_prose_edit_changes_nothing_and_code_edit_does(book):
+    path = lesson(book, "import gradflow.a")
+    before = deps.fingerprint(path, book)
+    path.write_text(path.read_text().replace("Prose that is not code.", "Other prose."))
+    assert deps.fingerprint(path, book) == before
+    path.write_text(path.read_text().replace("import gradflow.a", "import gradflow.a  # edit"))
+    assert deps.changes(before, deps.fingerprint(path, book)) == ["code cells"]
+
+
+def test_environment_pins_are_a_dependency(book):
+    path = lesson(book, "import gradflow.a")
+    before = deps.fingerprint(path, book)
+    (book / ".ci" / "constraints.txt").write_text("torch==2.13.0\nnumpy==2.4.6\n")
+    assert deps.changes(before, deps.fingerprint(path, book)) == ["environment"]
+
+
+def test_a_file_the_code_reads_is_a_dependency(book):
+    (book / "lessons" / "table.csv").write_text("1,2\n")
+    path = lesson(book, "open('table.csv').read()")
+    before = deps.fingerprint(path, book)
+    assert "lessons/table.csv" in before
+    (book / "lessons" / "table.csv").write_text("1,3\n")
+    assert deps.changes(before, deps.fingerprint(path, book)) == ["lessons/table.csv"]
+
+
+def test_first_build_says_so(book):
+    path = lesson(book, "import gradflow.a")
+    assert deps.changes(None, deps.fingerprint(path, book)) == ["not executed before"]
