@@ -120,8 +120,10 @@ def test_dark_mode_toggle_keeps_figures_on_white(page, server):
     assert background == "rgb(255, 255, 255)", "figures lose their white ground in dark mode"
 
 
-PAGES = ["docs/index.html"] + [
-    f"lessons/{lesson.stem}.html" for lesson in sorted((ROOT / "lessons").glob("*.md"))
+PAGES = [
+    f"{folder}/{page.stem}.html"
+    for folder in ("docs", "lessons")
+    for page in sorted((ROOT / folder).glob("*.md"))
 ]
 
 
