@@ -7,10 +7,12 @@ extension fingerprints every lesson's dependencies (``bookbuild.deps``). A lesso
 changed loses its cached execution and is read again; so is every page that pastes glued values
 from it. The lessons that must execute run in parallel, one process per core, and their results go
 into the cache, where MyST-NB then finds them. The fingerprints are saved only when a build
-succeeds, so a failed build never leaves a lesson marked as done.
+succeeds, so a failed build never leaves a lesson marked as done, and they are saved beside the
+build's own doctrees: two builds that share the cache but not their pages (the site and the tests'
+build) each know what their own pages were made from.
 
-Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path`` (the
-fingerprints are kept beside the cache, in ``bookbuild.json``).
+Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path``; the
+fingerprints are kept in ``bookbuild.json`` in the doctrees folder.
 """
 
 import json
@@ -25,7 +27,7 @@ from sphinx.util import logging
 from bookbuild import deps
 
 logger = logging.getLogger(__name__)
-STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside the cache
+STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside its doctrees
 PASTE = re.compile(r"\{glue(?::\w+)?\}`([^`]+?\.(?:md|ipynb))::")  # a value glued from another page
 
 
@@ -92,7 +94,7 @@ def _execute_in_parallel(app, lessons: list[Path]) -> None:
 def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
     """Name the pages to read again, forget stale executions and execute what must run."""
     root = Path(app.confdir)
-    state_path = Path(app.config.nb_execution_cache_path) / STATE
+    state_path = Path(app.doctreedir) / STATE
     saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
     cache = _cache(app)
     records = cache.list_cache_records()
@@ -134,7 +136,7 @@ def on_build_finished(app, exception) -> None:
     """Save the fingerprints, but only after a build that succeeded."""
     state = getattr(app, "bookbuild_state", None)
     if exception is None and state is not None and app.statuscode == 0:
-        path = Path(app.config.nb_execution_cache_path) / STATE
+        path = Path(app.doctreedir) / STATE
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
 
