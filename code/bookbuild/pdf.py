@@ -51,39 +51,57 @@ def overfull_code(tex: Path, log: Path) -> list[str]:
     return found
 
 
-def build(
-    outdir: Path, doctrees: Path, html: Path | None = None, root: Path = ROOT
-) -> subprocess.CompletedProcess:
-    """Build the PDF into ``outdir`` (copied into ``html`` if given); raise if anything failed."""
+def source_date(root: Path = ROOT) -> dict[str, str]:
+    """SOURCE_DATE_EPOCH, unless set: the last commit's time. It dates the title page, and Sphinx,
+    XeTeX and xdvipdfmx then write the same PDF for the same commit."""
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        return {}
+    git = ["git", "log", "-1", "--format=%ct"]
+    result = subprocess.run(git, cwd=root, capture_output=True, text=True)
+    stamp = result.stdout.strip()
+    return {"SOURCE_DATE_EPOCH": stamp, "FORCE_SOURCE_DATE": "1"} if stamp.isdigit() else {}
+
+
+def build(builddir: Path, root: Path = ROOT) -> Path:
+    """Build the PDF into ``builddir/pdf`` from ``builddir/doctrees``, copy it into
+    ``builddir/html`` if the site is there, and return its path; raise if anything failed.
+
+    The LaTeX output sits beside the site's because MyST-NB keeps the executed outputs (figures,
+    glued values) in the build folder's ``jupyter_execute``, found from the output folder.
+    """
+    outdir, doctrees, html = builddir / "pdf", builddir / "doctrees", builddir / "html"
+    env = {**os.environ, **source_date(root), "LATEXOPTS": LATEXOPTS}
     cmd = [sys.executable, "-m", "sphinx", *sphinx_options(root), str(root), str(outdir)]
-    subprocess.run([*cmd, "-d", str(doctrees)], cwd=root, check=True)
-    env = {**os.environ, "LATEXOPTS": LATEXOPTS}
+    subprocess.run([*cmd, "-d", str(doctrees)], cwd=root, env=env, check=True)
     # latexmk reads the latexmkrc Sphinx wrote beside the .tex (the engine, xelatex, is set there)
     latexmk = ["latexmk", "-pdf", "-dvi-", "-ps-", "-silent", f"{NAME}.tex"]
     result = subprocess.run(latexmk, cwd=outdir, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"LaTeX failed, see {outdir / (NAME + '.log')}:\n{result.stdout[-3000:]}")
+        raise RuntimeError(
+            f"LaTeX failed, see {outdir / (NAME + '.log')}:\n{result.stdout[-3000:]}"
+        )
     overfull = overfull_code(outdir / f"{NAME}.tex", outdir / f"{NAME}.log")
     if overfull:
         raise RuntimeError("code runs off the page:\n" + "\n".join(overfull))
-    if html is not None:
-        shutil.copy2(outdir / f"{NAME}.pdf", html / f"{NAME}.pdf")
-    return result
+    pdf = outdir / f"{NAME}.pdf"
+    if html.is_dir():
+        shutil.copy2(pdf, html / pdf.name)
+    return pdf
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--outdir", type=Path, default=ROOT / "_build" / "pdf")
-    parser.add_argument("--doctrees", type=Path, default=ROOT / "_build" / "doctrees")
-    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--builddir", type=Path, default=ROOT / "_build", help="default: _build")
     args = parser.parse_args()
-    html = args.html if args.html.is_dir() else None
     try:
-        build(args.outdir, args.doctrees, html)
+        pdf = build(args.builddir.resolve())
     except (RuntimeError, subprocess.CalledProcessError) as error:
         sys.exit(str(error))
-    pdf = args.outdir / f"{NAME}.pdf"
-    print(f"Wrote {pdf} ({pdf.stat().st_size / 1e6:.1f} MB)" + (f", copied into {html}" if html else ""))
+    copied = (args.builddir / "html" / pdf.name).is_file()
+    print(
+        f"Wrote {pdf} ({pdf.stat().st_size / 1e6:.1f} MB)"
+        + (", copied into the site" if copied else "")
+    )
 
 
 if __name__ == "__main__":
