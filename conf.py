@@ -122,6 +122,8 @@ latex_elements = {
     "pointsize": "10pt",
     "releasename": "Version",  # the title page reads "Version 0.1.0": the book's version
     "printindex": "",  # no general index: the PDF has a table of contents and the API chapter
+    # the table of contents lists sections too, under its own name (not the first toctree's caption)
+    "preamble": r"\setcounter{tocdepth}{1}\addto\captionsenglish{\renewcommand{\contentsname}{Contents}}",
     # code wraps at the margin, breaking a long token anywhere if it must, so no line runs off
     "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true, verbatimmaxunderfull=0",
 }
