@@ -124,6 +124,7 @@ latex_elements = {
     "printindex": "",  # no general index: the PDF has a table of contents and the API chapter
     # the table of contents lists sections too, under its own name (not the first toctree's caption)
     "preamble": r"\setcounter{tocdepth}{1}\addto\captionsenglish{\renewcommand{\contentsname}{Contents}}",
-    # code wraps at the margin, breaking a long token anywhere if it must, so no line runs off
-    "sphinxsetup": "verbatimwrapslines=true, verbatimforcewraps=true, verbatimmaxunderfull=0",
+    # code wraps at spaces and punctuation, and breaks a token only where nothing else fits: no
+    # line runs off the page (bookbuild.pdf fails the build on one that does)
+    "sphinxsetup": "verbatimforcewraps=true, verbatimmaxoverfull=0, verbatimmaxunderfull=100",
 }
