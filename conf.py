@@ -104,3 +104,27 @@ ogp_enable_meta_description = True
 # Copy the code of code blocks and code cells, never a cell's printed output
 copybutton_selector = "div:not(.output) > div.highlight pre"
 copybutton_exclude = ".linenos, .gp, .go"
+
+# -- PDF edition (`nox -s pdf`): the LaTeX builder on the site's doctrees and executions ---------
+# Figures: in a notebook, gradflow.plots hands out each figure as PNG and PDF; MyST-NB's default
+# priorities give the site the PNG and LaTeX the PDF (vectors). Tables: gradflow.display.Table also
+# offers a MyST table as Markdown, which only LaTeX selects (HTML takes the HTML table first);
+# "myst" lets that Markdown carry the table directive and its caption.
+nb_render_markdown_format = "myst"
+latex_engine = "xelatex"  # Unicode in prose and code (∂, ×, √, ≈) with Debian's FreeFont
+# toctree_only=True: the landing page's toctrees, without its own text, give the chapters in order
+latex_documents = [(root_doc, "shortcut-connections.tex", project, author, "manual", True)]
+latex_domain_indices = False
+latex_use_xindy = False  # no index is printed, so no xindy either
+latex_show_urls = "footnote"
+latex_elements = {
+    "papersize": "a4paper",
+    "pointsize": "10pt",
+    "releasename": "Version",  # the title page reads "Version 0.1.0": the book's version
+    "printindex": "",  # no general index: the PDF has a table of contents and the API chapter
+    # the table of contents lists sections too, under its own name (not the first toctree's caption)
+    "preamble": r"\setcounter{tocdepth}{1}\addto\captionsenglish{\renewcommand{\contentsname}{Contents}}",
+    # code wraps at spaces and punctuation, and breaks a token only where nothing else fits: no
+    # line runs off the page (bookbuild.pdf fails the build on one that does)
+    "sphinxsetup": "verbatimforcewraps=true, verbatimmaxoverfull=0, verbatimmaxunderfull=100",
+}

@@ -1,4 +1,5 @@
-"""Sessions: `nox -s docs` builds the book, `nox -s tests` tests package and site, `nox -s lint`."""
+"""Sessions: `nox -s docs` builds the book, `nox -s pdf` its PDF edition, `nox -s tests` tests package
+and site, `nox -s lint`."""
 
 import shutil
 import tomllib
@@ -39,6 +40,17 @@ def docs(session: nox.Session) -> None:
             shutil.rmtree(ROOT / "_build" / folder, ignore_errors=True)
     session.run(*SPHINX, ".", "_build/html", "-d", "_build/doctrees", *args)
     session.log(f"Open {ROOT / '_build' / 'html' / 'index.html'} in a browser.")
+
+
+@nox.session
+def pdf(session: nox.Session) -> None:
+    """Build the PDF edition into _build/pdf/ and copy it into the site (_build/html/).
+
+    It reads the site's doctrees and execution cache: after `nox -s docs` no lesson executes again.
+    Needs TeX Live (see the README); a LaTeX error or code running off the page fails it.
+    """
+    install(session, "docs")
+    session.run("python", "-m", "bookbuild.pdf", *session.posargs)
 
 
 @nox.session

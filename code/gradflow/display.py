@@ -1,7 +1,11 @@
-"""Tables of results that render as real HTML tables in the built book (and as text elsewhere)."""
+"""Tables of results that render as real tables in the built book: HTML on the site, a Markdown
+table (typeset by LaTeX) in the PDF edition, text elsewhere."""
 
+import re
 from collections.abc import Callable, Sequence
 from html import escape
+
+MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
 
 
 class Table:
@@ -51,6 +55,17 @@ class Table:
             f'<table class="gradflow-table dataframe">{caption}<thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>"
         )
+
+    def _repr_markdown_(self) -> str:
+        # a MyST table directive (caption included): the LaTeX builder picks it, HTML picks the above
+        def cell(text: str) -> str:
+            return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+        lines = [f"```{{table}} {cell(self.caption)}".rstrip()]
+        lines.append("| " + " | ".join(cell(c) for c in self.columns) + " |")
+        lines.append("|" + "---|" * len(self.columns))
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.formatted_rows()]
+        return "\n".join([*lines, "```"])
 
     def __repr__(self) -> str:
         cells = [self.columns, *self.formatted_rows()]

@@ -4,6 +4,7 @@ Figures are drawn on an opaque white background with dark ink, so they read the 
 colour scheme the reader's browser uses; the site's CSS gives them a rounded frame in dark mode.
 Colours come from the Okabe-Ito palette, which stays distinguishable under the common colour-vision
 deficiencies; lines also differ in marker or dash so that nothing relies on colour alone.
+In a notebook, each figure is handed out as PNG (for the site) and PDF (for the PDF edition).
 """
 
 import math
@@ -60,6 +61,30 @@ STYLE = {
     "legend.frameon": False,
     "figure.constrained_layout.use": True,
 }
+
+
+def _vector_copies_in_notebooks() -> None:
+    """In a Jupyter kernel, hand out every figure as PDF beside PNG: the site shows the PNG, the
+    PDF edition prints the vectors. Without a creation date, two builds write identical files."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:  # plain Python, no IPython: figures are saved explicitly, nothing to do
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):  # a script, or IPython in a terminal
+        return
+    backend = InlineBackend.instance()  # kept by the kernel: `%matplotlib inline` reads it again
+    backend.print_figure_kwargs = {
+        **backend.print_figure_kwargs,
+        "metadata": {"CreationDate": None},
+    }
+    backend.figure_formats = {*backend.figure_formats, "pdf"}
+    set_matplotlib_formats(*backend.figure_formats)
+
+
+_vector_copies_in_notebooks()
 
 
 @contextmanager
