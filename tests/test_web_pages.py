@@ -73,3 +73,30 @@ def test_only_documentation_options_blocks_the_first_paint(site):
         if not s.has_attr("defer") and not s.has_attr("async")
     ]
     assert [src.split("?")[0] for src in blocking] == ["../_static/documentation_options.js"]
+
+
+# Font Awesome's published code points of icons the theme shows (fontawesome.com/icons)
+ICONS = {
+    "magnifying-glass": 0xF002,  # search
+    "bars": 0xF0C9,  # the chapters' sidebar
+    "list": 0xF03A,  # "on this page"
+    "sun": 0xF185,  # colour modes
+    "moon": 0xF186,
+    "circle-half-stroke": 0xF042,
+    "arrow-up": 0xF062,  # back to top
+    "xmark": 0xF00D,  # closes the search dialog
+    "circle-info": 0xF05A,  # note admonitions
+    "lightbulb": 0xF0EB,  # tip admonitions
+    "triangle-exclamation": 0xF071,  # warning admonitions
+}
+
+
+@pytest.mark.site
+def test_icon_font_is_cut_to_the_icons_in_use(site):
+    from fontTools.ttLib import TTFont
+
+    font = site / "_static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2"
+    cmap = TTFont(font).getBestCmap()
+    missing = [name for name, code in ICONS.items() if code not in cmap]
+    assert not missing, f"the cut icon font lost {missing}"
+    assert len(cmap) < 100 and font.stat().st_size < 10_000, (len(cmap), font.stat().st_size)
