@@ -74,6 +74,7 @@ html_theme = "sphinx_book_theme"
 html_title = "Shortcut Connections"
 html_static_path = ["docs/_static"]
 html_css_files = ["book.css"]
+html_js_files = [("book.js", {"defer": "defer"})]  # makes the sidebars' buttons work
 html_favicon = "docs/_static/favicon.svg"
 html_context = {
     "default_mode": "auto"

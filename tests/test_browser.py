@@ -162,12 +162,34 @@ def test_code_fits_the_text_column_on_a_laptop(browser, server, path):
         """() => Math.max(0, ...[...document.querySelectorAll('.bd-content pre')].map(
             (pre) => pre.scrollWidth - pre.clientWidth))"""
     )
-    # the page's contents are one click away, behind the header's button
-    page.locator(".bd-header button.secondary-toggle").click()
-    contents_open = page.evaluate("document.getElementById('pst-secondary-sidebar-modal').open")
     context.close()
     assert widest <= 1, f"a code block of {path} scrolls sideways by {widest} px at 1280 px"
-    assert contents_open, "the button 'On this page' does not open the page's contents"
+
+
+@pytest.mark.parametrize("width", [390, 1000, 1280])
+def test_contents_button_opens_the_pages_contents(browser, server, width):
+    """Where the page's contents are not beside the text, the visible button opens them."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html")
+    page.locator("button.secondary-toggle:visible").click()
+    dialog = page.locator("#pst-secondary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5_000)
+    links = dialog.locator("a.nav-link").count()
+    context.close()
+    assert links >= 5, f"the contents opened at {width} px list {links} sections"
+
+
+def test_menu_button_opens_the_chapters_on_a_phone(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html")
+    page.locator("button.primary-toggle:visible").click()
+    dialog = page.locator("#pst-primary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5_000)
+    chapters = dialog.locator("a[href$='vanishing_gradients.html']").count()
+    context.close()
+    assert chapters >= 1, "the phone's menu does not list the chapters"
 
 
 def test_site_works_from_disk(browser, site):
