@@ -18,8 +18,9 @@ extensions = [
     "bookbuild.sphinxext",  # re-executes a lesson exactly when something it depends on changed
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.mathjax",
-    "sphinx-mathjax-offline",  # serves MathJax from the build itself: no CDN, works offline
+    "bookbuild.mathml",  # math as MathML at build time: drawn by the browser, no JavaScript
+    "bookbuild.images",  # figures with width and height (no layout shift), loaded lazily
+    "bookbuild.icons",  # the theme's icon font cut down to the icons the pages show
     "sphinxcontrib.bibtex",
     "sphinx_copybutton",  # a copy button on every code block and code cell
     "sphinx_sitemap",  # sitemap.xml for search engines
@@ -73,6 +74,7 @@ html_theme = "sphinx_book_theme"
 html_title = "Shortcut Connections"
 html_static_path = ["docs/_static"]
 html_css_files = ["book.css"]
+html_js_files = [("book.js", {"defer": "defer"})]  # makes the sidebars' buttons work
 html_favicon = "docs/_static/favicon.svg"
 html_context = {
     "default_mode": "auto"
@@ -85,9 +87,7 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_last_updated_fmt = None
-# MathJax (served from the site) typesets an equation only when it scrolls into view, so a chapter
-# with sixty equations does not block the phone's main thread while it loads
-mathjax3_config = {"loader": {"load": ["ui/lazy"]}}
+html_math_renderer = "mathml"  # bookbuild.mathml; the PDF edition typesets the LaTeX itself
 
 # -- Hosting ------------------------------------------------------------------------------------
 # Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the

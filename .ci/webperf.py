@@ -2,14 +2,14 @@
 
 Serves `_build/html` gzipped on 127.0.0.1 (as GitHub Pages serves it), runs Lighthouse in Debian's
 Chromium with its mobile preset (slow 4G, a mid-range phone's CPU) and its desktop preset on the
-landing page and two chapters, and prints one row per page and preset: the four category scores,
+landing page and every chapter, and prints one row per page and preset: the four category scores,
 bytes transferred, cumulative layout shift, total blocking time, largest contentful paint and the
 number of requests that left the machine. Targets (issue 9): performance >= 90 mobile and >= 98
 desktop; accessibility, best practices and SEO 100; <= 600 KB per page; CLS < 0.05; no request to
 another host.
 
     nox -s webperf                       # build the site first with `nox -s docs`
-    nox -s webperf -- --pages docs/index.html
+    nox -s webperf -- --pages docs/index.html --reports _build/webperf/reports
 """
 
 import argparse
@@ -30,11 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 TOOLS = ROOT / "_build" / "webperf"  # Lighthouse from npm, installed on first use
 LIGHTHOUSE = "lighthouse@12.8.2"
-PAGES = [
-    "docs/index.html",
-    "lessons/shortcut_connections.html",
-    "lessons/transformer_block.html",
-]
 CHROME_FLAGS = [
     "--headless=new",
     "--no-sandbox",
@@ -96,8 +91,8 @@ def lighthouse() -> list[str]:
     return [str(binary)]
 
 
-def audit(url: str, preset: str, chromium: str) -> dict:
-    """Run Lighthouse once and return the figures of one row."""
+def audit(url: str, preset: str, chromium: str, keep: Path | None = None) -> dict:
+    """Run Lighthouse once and return the figures of one row (keeping its report in ``keep``)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [*lighthouse(), url, "--quiet", "--output=json", f"--output-path={report}"]
@@ -107,6 +102,10 @@ def audit(url: str, preset: str, chromium: str) -> dict:
         env = {**os.environ, "CHROME_PATH": chromium}
         subprocess.run(cmd, check=True, env=env, capture_output=True)
         data = json.loads(report.read_text())
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            name = urlparse(url).path.strip("/").replace("/", "_").removesuffix(".html")
+            shutil.copy(report, keep / f"{name}-{preset}.json")
     audits, categories = data["audits"], data["categories"]
     requests = audits["network-requests"]["details"]["items"]
     hosts = {urlparse(r["url"]).hostname for r in requests if r["url"].startswith("http")}
@@ -122,23 +121,32 @@ def audit(url: str, preset: str, chromium: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", nargs="+", default=PAGES, help="pages, relative to the site")
+    parser.add_argument(
+        "--pages", nargs="+", help="pages, relative to the site (default: landing page, chapters)"
+    )
     parser.add_argument("--site", type=Path, default=SITE, help="the built site")
+    parser.add_argument(
+        "--reports", type=Path, help="keep Lighthouse's JSON reports in this folder"
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("webperf needs Chromium: apt-get install chromium")
     if not (args.site / "index.html").is_file():
         sys.exit(f"no built site in {args.site}: run `nox -s docs` first")
+    pages = args.pages or [
+        "docs/index.html",
+        *sorted(p.relative_to(args.site).as_posix() for p in args.site.glob("lessons/*.html")),
+    ]
     handler = functools.partial(GzipHandler, directory=str(args.site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     head = f"{'page':<36} {'preset':<8} {'perf':>4} {'a11y':>4} {'bp':>4} {'seo':>4}"
     print(f"{head} {'KB':>6} {'CLS':>6} {'TBT ms':>7} {'LCP s':>6} {'off-host':>8}")
-    for page in args.pages:
+    for page in pages:
         for preset in ("mobile", "desktop"):
-            row = audit(f"{base}/{page}", preset, chromium)
+            row = audit(f"{base}/{page}", preset, chromium, args.reports)
             perf, a11y, bp, seo = row["scores"]
             print(
                 f"{page:<36} {preset:<8} {perf:>4} {a11y:>4} {bp:>4} {seo:>4} {row['kb']:>6.0f}"

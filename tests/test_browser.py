@@ -1,5 +1,5 @@
 """Protects what a reader's browser shows, in a real browser: Debian's Chromium driven by
-Playwright on the built site served from 127.0.0.1. Math is typeset offline, the copy button copies
+Playwright on the built site served from 127.0.0.1. Math renders (MathML, drawn by the browser), the copy button copies
 a cell's code, search finds a chapter, the dark-mode toggle works and leaves figures on white, a
 phone-width page has no sideways scroll, no request leaves the machine, and the site also works
 opened straight from disk. Skipped where Chromium is missing, except in CI, where that fails."""
@@ -71,15 +71,29 @@ def page(browser, server):
 
 
 def wait_for_math(page):
+    """At least ten formulas are on the page and the browser laid each one out as math."""
     page.wait_for_function(
-        "document.querySelectorAll('mjx-container').length >= 10", timeout=30_000
+        """() => {
+            const formulas = [...document.querySelectorAll('.bd-content math')];
+            return formulas.length >= 10 && formulas.every(
+                (m) => m.getBoundingClientRect().width > 0 && getComputedStyle(m).display.endsWith('math')
+            );
+        }""",
+        timeout=30_000,
     )
 
 
-def test_math_is_typeset_offline(page, server):
+def test_math_is_rendered(page, server):
     page.goto(f"{server}/lessons/shortcut_connections.html")
     wait_for_math(page)
-    assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    # a fraction is drawn as one: its numerator sits above its denominator
+    above = page.evaluate(
+        """() => {
+            const [num, den] = document.querySelector('.bd-content mfrac').children;
+            return num.getBoundingClientRect().bottom <= den.getBoundingClientRect().top + 1;
+        }"""
+    )
+    assert above, "a fraction's numerator is not drawn above its denominator"
 
 
 def test_no_request_leaves_the_machine(page, server):
@@ -135,6 +149,47 @@ def test_phone_width_page_does_not_scroll_sideways(browser, server, path):
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     context.close()
     assert overflow <= 1, f"{path} scrolls sideways by {overflow} px at 390 px"
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith("lessons/")])
+def test_code_fits_the_text_column_on_a_laptop(browser, server, path):
+    """At 1280 px no code block needs a scroll bar: the package's lines (up to 100 characters)
+    and the lessons' cells fit the column."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/{path}")
+    widest = page.evaluate(
+        """() => Math.max(0, ...[...document.querySelectorAll('.bd-content pre')].map(
+            (pre) => pre.scrollWidth - pre.clientWidth))"""
+    )
+    context.close()
+    assert widest <= 1, f"a code block of {path} scrolls sideways by {widest} px at 1280 px"
+
+
+@pytest.mark.parametrize("width", [390, 1000, 1280])
+def test_contents_button_opens_the_pages_contents(browser, server, width):
+    """Where the page's contents are not beside the text, the visible button opens them."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html")
+    page.locator("button.secondary-toggle:visible").click()
+    dialog = page.locator("#pst-secondary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5_000)
+    links = dialog.locator("a.nav-link").count()
+    context.close()
+    assert links >= 5, f"the contents opened at {width} px list {links} sections"
+
+
+def test_menu_button_opens_the_chapters_on_a_phone(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html")
+    page.locator("button.primary-toggle:visible").click()
+    dialog = page.locator("#pst-primary-sidebar-modal")
+    dialog.wait_for(state="visible", timeout=5_000)
+    chapters = dialog.locator("a[href$='vanishing_gradients.html']").count()
+    context.close()
+    assert chapters >= 1, "the phone's menu does not list the chapters"
 
 
 def test_site_works_from_disk(browser, site):

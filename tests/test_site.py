@@ -1,6 +1,6 @@
 """Protects what readers see: a fresh strict build of the whole book has its pages, the shortcut
 lesson's HTML table holds the published values, every figure has real alt text, no cell printed an
-error or a figure placeholder, and everything (MathJax included) is served from the site itself."""
+error or a figure placeholder, everything is served from the site itself, and math arrives as MathML."""
 
 import re
 
@@ -99,8 +99,14 @@ def test_no_external_assets(site):
                 assert not url.startswith(("http:", "https:", "//")), f"{page.name} loads {url}"
 
 
-def test_math_is_rendered_by_local_mathjax(site):
+def test_math_is_mathml_written_at_build_time(site):
+    """Every formula is MathML in the page: no script typesets it, no TeX is left for one to find."""
+    for page in pages(site):
+        html = soup(page)
+        scripts = [s.get("src", "") for s in html.find_all("script")]
+        assert not any("mathjax" in s.lower() for s in scripts), f"{page.name} loads MathJax"
+        for formula in html.select(".math"):
+            assert formula.find("math"), f"{page.name}: a formula is not MathML: {formula}"
+            assert "\\" not in formula.get_text(), f"{page.name}: TeX left in {formula}"
     page = soup(site / "lessons" / "shortcut_connections.html")
-    scripts = [s.get("src", "") for s in page.find_all("script")]
-    assert any("mathjax" in s.lower() for s in scripts), "MathJax is not loaded"
-    assert page.select("div.math"), "no display math on the shortcut page"
+    assert page.select("div.math > math[display=block]"), "no display math on the shortcut page"

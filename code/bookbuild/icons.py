@@ -1,0 +1,90 @@
+"""The theme's icon font cut down to the icons the book shows: Font Awesome's solid font is 115 KB
+(gzipped) for some 1,900 icons, of which a page uses about twenty.
+
+A Sphinx extension. When the HTML build has finished, it collects the icons in use: those the
+theme's stylesheets name through their ``--pst-icon-*`` variables (admonitions, links), those of the
+``fa-*`` classes on any page or in the theme's scripts, and any other icon character a stylesheet
+sets; then it rewrites the copied font in ``_static`` with just those glyphs (fontTools). The
+pinned theme fixes the input, so two builds write the same file.
+"""
+
+import io
+import re
+from pathlib import Path
+
+from fontTools import subset
+from fontTools.ttLib import TTFont
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+FONT = "vendor/fontawesome/webfonts/fa-solid-900.woff2"
+THEME_CSS = "styles/pydata-sphinx-theme.css"  # maps each fa-* class to its character
+# a rule of one or more classes, `.fa-magnifying-glass,.fa-search{--fa:"\f002"}`
+FA_RULE = re.compile(r"([^{}]+)\{--fa:\"\\([0-9a-f]+)\"")
+FA_CLASS = re.compile(r"\.fa-([a-z0-9-]+)$")
+ICON_VARIABLE = re.compile(r"--pst-icon-[a-z-]+:\"(.)\"")
+USED_CLASS = re.compile(r"\bfa-([a-z0-9-]+)")
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
+
+def icons_in_use(outdir: Path) -> set[int]:
+    """The code points of every icon a page of ``outdir`` can show."""
+    static = outdir / "_static"
+    theme_css = (static / THEME_CSS).read_text(encoding="utf-8")
+    by_class = {
+        match[1]: int(code, 16)
+        for selectors, code in FA_RULE.findall(theme_css)
+        for match in map(FA_CLASS.match, selectors.split(","))
+        if match
+    }
+    used = {ord(char) for char in ICON_VARIABLE.findall(theme_css)}
+    for css in static.rglob("*.css"):  # other stylesheets set icon characters directly
+        if css != static / THEME_CSS:
+            used |= {ord(c) for c in PRIVATE_USE.findall(css.read_text(encoding="utf-8"))}
+    sources = [*outdir.rglob("*.html"), *(static / "scripts").glob("*.js")]
+    sources = [p for p in sources if p.name != "fontawesome.js"]  # the full library, not loaded
+    for source in sources:
+        names = USED_CLASS.findall(source.read_text(encoding="utf-8", errors="replace"))
+        used |= {by_class[name] for name in names if name in by_class}
+    return used
+
+
+def subset_font(source: Path, font: Path, codepoints: set[int]) -> None:
+    """Write to ``font`` the WOFF2 ``source`` with only the glyphs of ``codepoints``."""
+    options = subset.Options()
+    options.flavor = "woff2"
+    options.layout_features = ["*"]
+    ttfont = TTFont(source)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints))
+    subsetter.subset(ttfont)
+    buffer = io.BytesIO()
+    ttfont.flavor = "woff2"
+    ttfont.save(buffer)
+    font.write_bytes(buffer.getvalue())
+
+
+def cut_icon_font(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    font = outdir / "_static" / FONT
+    # cut from the theme's own font, never from an earlier build's cut copy
+    sources = [Path(d) / "static" / FONT for d in app.builder.theme.get_theme_dirs()]
+    source = next((path for path in sources if path.is_file()), None)
+    if source is None or not (outdir / "_static" / THEME_CSS).is_file():
+        logger.warning("bookbuild.icons: the theme's icon font or stylesheet moved; not cut")
+        return
+    codepoints = icons_in_use(outdir)
+    subset_font(source, font, codepoints)
+    logger.info(
+        f"bookbuild.icons: {len(codepoints)} icons kept, "
+        f"{source.stat().st_size / 1024:.0f} KB -> {font.stat().st_size / 1024:.0f} KB"
+    )
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("build-finished", cut_icon_font)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
