@@ -16,6 +16,16 @@ SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["b
 ]
 
 
+def lesson(title: str, *cells: str, prose: str = "") -> str:
+    """A lesson in the book's format (a MyST notebook run by a Python 3 kernel): a title, optional
+    prose, then one code cell per string of ``cells``."""
+    front = (
+        "---\nfile_format: mystnb\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n"
+    )
+    body = "".join(f"\n```{{code-cell}} ipython3\n{cell}\n```\n" for cell in cells)
+    return f"{front}\n# {title}\n" + (f"\n{prose}\n" if prose else "") + body
+
+
 def sphinx_build(
     srcdir: Path, outdir: Path, env: dict | None = None
 ) -> subprocess.CompletedProcess:

@@ -9,25 +9,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, sphinx_build
-
-LESSON = """---
-file_format: mystnb
-kernelspec:
-  name: python3
-  display_name: Python 3
----
-
-# Lesson {name}
-
-Some prose.
-
-```{{code-cell}} ipython3
-from gradflow.{module} import value
-
-print("value is", value())
-```
-"""
+from conftest import ROOT, lesson, sphinx_build
 
 
 @pytest.fixture
@@ -45,7 +27,10 @@ def book(tmp_path):
     (pkg / "two.py").write_text("def value():\n    return 2\n")
     (src / "lessons").mkdir()
     for name, module in (("a", "one"), ("b", "two")):
-        (src / "lessons" / f"{name}.md").write_text(LESSON.format(name=name, module=module))
+        code = f'from gradflow.{module} import value\n\nprint("value is", value())'
+        (src / "lessons" / f"{name}.md").write_text(
+            lesson(f"Lesson {name}", code, prose="Some prose.")
+        )
     pages = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
     toctree = "\n".join(["../lessons/a", "../lessons/b", *pages])
     (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")

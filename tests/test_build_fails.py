@@ -5,21 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, sphinx_build
-
-LESSON = """---
-file_format: mystnb
-kernelspec:
-  name: python3
-  display_name: Python 3
----
-
-# A lesson
-
-```{{code-cell}} ipython3
-value = {expr}
-```
-"""
+from conftest import ROOT, lesson, sphinx_build
 
 
 @pytest.mark.parametrize(("expr", "fails"), [("1 + 1", False), ("1 / 0", True)])
@@ -29,7 +15,7 @@ def test_raising_cell_fails_the_build(tmp_path, expr, fails):
     (src / "docs" / "ledger.md").unlink()  # it pastes values from the real lessons, absent here
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     (src / "lessons").mkdir()
-    (src / "lessons" / "lesson.md").write_text(LESSON.format(expr=expr))
+    (src / "lessons" / "lesson.md").write_text(lesson("A lesson", f"value = {expr}"))
     pages = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
     toctree = "\n".join(["../lessons/lesson", *pages])
     (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")

@@ -9,22 +9,7 @@ import textwrap
 import pytest
 
 from bookbuild import deps
-
-LESSON = """---
-file_format: mystnb
-kernelspec:
-  name: python3
-  display_name: Python 3
----
-
-# A lesson
-
-Prose that is not code.
-
-```{{code-cell}} ipython3
-{code}
-```
-"""
+from conftest import lesson as lesson_text
 
 
 @pytest.fixture
@@ -52,7 +37,9 @@ def book(tmp_path):
 
 def lesson(book, code, name="lesson.md"):
     path = book / "lessons" / name
-    path.write_text(LESSON.format(code=textwrap.dedent(code).strip()))
+    path.write_text(
+        lesson_text("A lesson", textwrap.dedent(code).strip(), prose="Prose that is not code.")
+    )
     return path
 
 
