@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -32,12 +33,7 @@ TOOLS = ROOT / "_build" / "webperf"  # Lighthouse from npm, installed on first u
 LIGHTHOUSE = "lighthouse@12.8.2"
 CHROME_FLAGS = [
     "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]["chromium-flags"],
 ]
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json", ".xml", ".txt", ".map")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# the strict build's options, written once in pyproject.toml and shared with nox and the benchmark
-SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"][
-    "sphinx-options"
-]
+# the book's settings, written once in pyproject.toml ([tool.book])
+BOOK = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]
+SPHINX_OPTIONS = BOOK["sphinx-options"]  # the strict build's options, shared with nox and bench
+CHROMIUM_FLAGS = BOOK["chromium-flags"]  # headless Chromium, shared with `nox -s webperf`
 
 
 def lesson(title: str, *cells: str, prose: str = "") -> str:

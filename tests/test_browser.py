@@ -13,19 +13,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT
+from conftest import CHROMIUM_FLAGS, ROOT
 
 pytestmark = pytest.mark.site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("CI must run the browser tests: apt-get install chromium (see .ci/run)")
 if CHROMIUM is None:
@@ -53,7 +45,7 @@ def server(site):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         yield browser
         browser.close()
 
