@@ -24,6 +24,8 @@ def _local_file(app: Sphinx, node: nodes.image, docname: str) -> Path | None:
 
 
 def size_and_defer(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    if app.builder.format != "html":  # the PDF edition sizes its figures to the text width
+        return
     for k, node in enumerate(doctree.findall(nodes.image)):
         path = _local_file(app, node, docname)
         size = get_image_size(path) if path is not None else None
