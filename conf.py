@@ -128,3 +128,17 @@ latex_elements = {
     # line runs off the page (bookbuild.pdf fails the build on one that does)
     "sphinxsetup": "verbatimforcewraps=true, verbatimmaxoverfull=0, verbatimmaxunderfull=100",
 }
+
+# -- Source repository: one setting (BOOK_REPOSITORY_URL) ---------------------------------------
+# The book's repository, e.g. https://github.com/owner/name. When it is set, every page shows the
+# theme's "Repository" and "Suggest edit" buttons (edits open on the branch main); when it is not
+# set, neither appears, so a build never carries a dead link.
+BOOK_REPOSITORY_URL = os.environ.get("BOOK_REPOSITORY_URL", "").strip().rstrip("/")
+if BOOK_REPOSITORY_URL:
+    html_theme_options |= {
+        "repository_url": BOOK_REPOSITORY_URL,
+        "repository_branch": "main",
+        "path_to_docs": "",  # conf.py sits at the root: page paths are repository paths
+        "use_repository_button": True,
+        "use_edit_page_button": True,
+    }

@@ -1,11 +1,13 @@
 """Protects gradflow.gpt: each part of the GPT-2 block agrees with PyTorch's own implementation,
-attention is causal, the block's gradients are right, its parameter count matches GPT-2 small's,
+attention is causal, the pre-LN and post-LN blocks and their gradients agree with PyTorch's
+TransformerEncoderLayer, its parameter count matches GPT-2 small's,
 GPTModel's count matches the book's, and bad input is refused with a message that names the problem."""
 
 from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from gradflow import published
@@ -85,14 +87,83 @@ def test_changing_a_later_token_leaves_earlier_outputs_unchanged(make, t):
     assert not torch.allclose(out_x[:, t + 1], out_y[:, t + 1])  # ... and the change is seen
 
 
-@pytest.mark.parametrize("norm", ["pre", "post"])
-@pytest.mark.parametrize("use_shortcut", [True, False])
-def test_gradcheck_tiny_block(norm, use_shortcut):
-    cfg = GPTConfig(vocab_size=5, context_length=4, emb_dim=4, n_heads=2, n_layers=1, drop_rate=0.0)
-    torch.manual_seed(3)
-    block = make_block(cfg, norm, use_shortcut).double()
-    x = tiny_input(cfg, B=1, T=3).requires_grad_(True)
-    assert torch.autograd.gradcheck(block, (x,))
+def torch_reference_layer(block: TransformerBlock, norm_first: bool) -> nn.TransformerEncoderLayer:
+    """PyTorch's own encoder layer holding ``block``'s weights: tanh-GELU, no dropout, batch first."""
+    cfg = block.cfg
+    layer = nn.TransformerEncoderLayer(
+        cfg.emb_dim,
+        cfg.n_heads,
+        dim_feedforward=4 * cfg.emb_dim,
+        dropout=0.0,
+        activation=lambda t: F.gelu(t, approximate="tanh"),
+        layer_norm_eps=1e-5,
+        batch_first=True,
+        norm_first=norm_first,
+    ).double()
+    attn, ff = block.attn, block.ff.layers
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(
+            torch.cat([attn.query.weight, attn.key.weight, attn.value.weight])
+        )
+        layer.self_attn.in_proj_bias.copy_(
+            torch.cat([attn.query.bias, attn.key.bias, attn.value.bias])
+        )
+        layer.self_attn.out_proj.weight.copy_(attn.out_proj.weight)
+        layer.self_attn.out_proj.bias.copy_(attn.out_proj.bias)
+        layer.linear1.weight.copy_(ff[0].weight)
+        layer.linear1.bias.copy_(ff[0].bias)
+        layer.linear2.weight.copy_(ff[2].weight)
+        layer.linear2.bias.copy_(ff[2].bias)
+        for ours, theirs in ((block.norm1, layer.norm1), (block.norm2, layer.norm2)):
+            theirs.weight.copy_(ours.scale)
+            theirs.bias.copy_(ours.shift)
+    return layer.eval()
+
+
+def randomised_block(norm: str, use_shortcut: bool = True, seed: int = 3) -> TransformerBlock:
+    """A tiny block with QKV biases and non-trivial layer-norm scales and shifts."""
+    cfg = replace(TINY, qkv_bias=True)
+    torch.manual_seed(seed)
+    block = make_block(cfg, norm, use_shortcut).double().eval()
+    with torch.no_grad():
+        for ln in (block.norm1, block.norm2):
+            ln.scale.normal_()
+            ln.shift.normal_()
+    return block
+
+
+@pytest.mark.parametrize(("norm", "norm_first"), [("pre", True), ("post", False)])
+def test_block_matches_torch_encoder_layer(norm, norm_first):
+    # the block, its causal mask and its gradient against PyTorch's TransformerEncoderLayer
+    block = randomised_block(norm)
+    layer = torch_reference_layer(block, norm_first)
+    x = tiny_input(B=2, T=6).requires_grad_(True)
+    mask = nn.Transformer.generate_square_subsequent_mask(6, dtype=torch.float64)
+    ours, theirs = block(x), layer(x, src_mask=mask, is_causal=True)
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-10)
+    weights = torch.randn_like(ours)  # a random linear function of the output, for a backward pass
+    (g_ours,) = torch.autograd.grad((ours * weights).sum(), x)
+    (g_theirs,) = torch.autograd.grad((theirs * weights).sum(), x)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("norm", "norm_first"), [("pre", True), ("post", False)])
+def test_block_without_shortcuts_matches_torch_sub_layers(norm, norm_first):
+    # TransformerEncoderLayer always adds its shortcuts; its own sub-layers (_sa_block, _ff_block)
+    # composed without the additions are the reference for use_shortcut=False
+    block = randomised_block(norm, use_shortcut=False)
+    layer = torch_reference_layer(block, norm_first)
+    x = tiny_input(B=2, T=6)
+    mask = nn.Transformer.generate_square_subsequent_mask(6, dtype=torch.float64)
+
+    def sa(t):
+        return layer._sa_block(t, mask, None, is_causal=True)
+
+    if norm_first:
+        expected = layer._ff_block(layer.norm2(sa(layer.norm1(x))))
+    else:
+        expected = layer.norm2(layer._ff_block(layer.norm1(sa(x))))
+    torch.testing.assert_close(block(x), expected, rtol=0, atol=1e-10)
 
 
 def test_gpt2_small_parameter_counts():
@@ -125,26 +196,6 @@ def test_gpt2_small_config():
     assert cfg.head_dim == 64
 
 
-@pytest.mark.parametrize("use_shortcut", [True, False])
-def test_pre_ln_block_is_the_composition_of_its_parts(use_shortcut):
-    torch.manual_seed(4)
-    block = TransformerBlock(TINY, use_shortcut=use_shortcut).double().eval()
-    x = tiny_input()
-    h = block.attn(block.norm1(x)) + (x if use_shortcut else 0)
-    expected = block.ff(block.norm2(h)) + (h if use_shortcut else 0)
-    torch.testing.assert_close(block(x), expected, rtol=0, atol=1e-12)
-
-
-@pytest.mark.parametrize("use_shortcut", [True, False])
-def test_post_ln_block_is_the_composition_of_its_parts(use_shortcut):
-    torch.manual_seed(5)
-    block = PostLNTransformerBlock(TINY, use_shortcut=use_shortcut).double().eval()
-    x = tiny_input()
-    h = block.norm1(block.attn(x) + (x if use_shortcut else 0))
-    expected = block.norm2(block.ff(h) + (h if use_shortcut else 0))
-    torch.testing.assert_close(block(x), expected, rtol=0, atol=1e-12)
-
-
 def test_feed_forward_widens_by_four():
     ff = FeedForward(TINY)
     assert ff.layers[0].out_features == 4 * TINY.emb_dim == ff.layers[2].in_features
@@ -157,7 +208,10 @@ def test_block_keeps_shape_and_dropout_only_acts_in_training(norm):
     block = make_block(cfg, norm).double()
     x = tiny_input(cfg)
     assert block.eval()(x).shape == x.shape
-    torch.testing.assert_close(block(x), block(x))  # eval: deterministic
+    # eval: dropout does nothing, so the block equals the same weights in a block without dropout
+    no_dropout = make_block(replace(cfg, drop_rate=0.0), norm).double().eval()
+    no_dropout.load_state_dict(block.state_dict())
+    torch.testing.assert_close(block(x), no_dropout(x), rtol=0, atol=0)
     block.train()
     assert not torch.allclose(block(x), block(x))  # train: dropout draws new masks
 

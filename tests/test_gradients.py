@@ -5,7 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from gradflow.gradients import backward_once, branch_jacobians, gradient_profile, weight_matrices
+from gradflow.gradients import (
+    backward_once,
+    branch_jacobians,
+    gradient_factors,
+    gradient_profile,
+    weight_matrices,
+)
 from gradflow.mlp import ShortcutMLP
 
 
@@ -34,6 +40,42 @@ def test_gradient_derived_by_hand(use_shortcut, expected):
     model = scalar_relu_net(use_shortcut, w1=0.5, w2=2.0)
     grads = gradient_profile(model, torch.tensor([[1.0]]), torch.tensor([[0.0]]))
     assert grads == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("use_shortcut", "error", "path", "inputs"),
+    [
+        # plain (see above): y = 1, dL/dy = 2; delta_2 = 2, delta_1 = w2 * 2 = 4; inputs x = 1, h1 = 0.5
+        (False, 2.0, [2.0, 1.0], [1.0, 0.5]),
+        # residual: y = 4.5, dL/dy = 9; delta_2 = 9 (the branch's pre-activation),
+        # delta_1 = (1 + w2) * 9 = 27; inputs x = 1, h1 = 1.5
+        (True, 9.0, [3.0, 1.0], [1.0, 1.5]),
+    ],
+)
+def test_gradient_factors_derived_by_hand(use_shortcut, error, path, inputs):
+    model = scalar_relu_net(use_shortcut, w1=0.5, w2=2.0)
+    factors = gradient_factors(model, torch.tensor([[1.0]]), torch.tensor([[0.0]]))
+    assert factors["error"] == pytest.approx(error)
+    assert factors["path"] == pytest.approx(path)
+    assert factors["input"] == pytest.approx(inputs)
+
+
+@pytest.mark.parametrize("use_shortcut", [False, True])
+def test_gradient_factors_multiply_to_autograds_weight_gradient(use_shortcut):
+    # mean|u v^T| = mean|u| mean|v|: the three factors must give back autograd's mean |dL/dW|
+    torch.manual_seed(123)
+    model = ShortcutMLP([3, 3, 3, 3, 3, 1], use_shortcut=use_shortcut)
+    x, t = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([[0.0]])
+    factors = gradient_factors(model, x, t)
+    product = [
+        factors["error"] * p * h for p, h in zip(factors["path"], factors["input"], strict=True)
+    ]
+    assert product == pytest.approx(gradient_profile(model, x, t), rel=1e-5)
+
+
+def test_gradient_factors_need_one_example():
+    with pytest.raises(ValueError, match="exactly one example"):
+        gradient_factors(ShortcutMLP([3, 1]), torch.zeros(2, 3), torch.zeros(2, 1))
 
 
 def test_mean_abs_and_norm_of_a_linear_layer_by_hand():

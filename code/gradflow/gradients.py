@@ -1,6 +1,7 @@
 """Measuring gradient flow: every measurement the lessons make, in one place.
 
-Per-layer weight-gradient profiles (``gradient_profile``), per-block gradient norms of a GPT
+Per-layer weight-gradient profiles (``gradient_profile``) and their factors
+(``gradient_factors``), per-block gradient norms of a GPT
 (``block_gradient_norms``), the Jacobians of residual branches (``branch_jacobians``), the scale of
 what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
 (``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass.
@@ -96,6 +97,50 @@ def gradient_profile(
     backward_once(model, x, target, loss_fn)
     stat = STATISTICS[statistic]
     return [stat(p.grad).item() for _, p in weight_matrices(model)]
+
+
+def gradient_factors(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float | list[float]]:
+    """For one example, the three factors of every Linear layer's mean absolute weight gradient.
+
+    With one example ``dL/dW_k = delta_k h_{k-1}^T`` (``delta_k``: the gradient at the layer's output
+    ``W_k h_{k-1} + b_k``), so ``mean|dL/dW_k| = mean|delta_k| * mean|h_{k-1}|``. We split
+    ``mean|delta_k|`` further into the output error ``"error"`` = ``mean|dL/dy|`` at the network's
+    output and the backward path ``"path"`` = ``mean|delta_k| / mean|dL/dy|``; ``"input"`` is
+    ``mean|h_{k-1}|``. Layers are listed input first.
+    """
+    check_tensor(x, "x", ndim=2)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    outputs, inputs = [], []
+
+    def keep(_m, args, out):
+        out.retain_grad()  # delta_k: the gradient at the layer's pre-activation
+        inputs.append(args[0].detach())
+        outputs.append(out)
+
+    hooks = [m.register_forward_hook(keep) for m in linears]
+    try:
+        model.zero_grad(set_to_none=True)
+        y = model(x)
+        y.retain_grad()
+        if loss_fn is None:
+            loss_fn = nn.functional.mse_loss
+        loss_fn(y, target).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    error = y.grad.abs().mean().item()
+    return {
+        "error": error,
+        "path": [a.grad.abs().mean().item() / error for a in outputs],
+        "input": [h.abs().mean().item() for h in inputs],
+    }
 
 
 def branch_jacobians(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:

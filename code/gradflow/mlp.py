@@ -4,9 +4,12 @@
 (From Scratch)*, chapter 4, generalised to any list of layer sizes and any activation: every layer is a
 ``Linear`` followed by an activation, and with ``use_shortcut=True`` a layer adds its input to its
 output (``x + layer(x)``) wherever the two have the same shape. ``ScaledShortcutMLP`` puts a factor on
-every residual branch (``x + scale * layer(x)``). ``build_mlp`` builds either as a seeded classifier;
+every residual branch (``x + scale * layer(x)``); ``fold_branch_scale`` moves that factor into the
+branch's weights. ``build_mlp`` builds either as a seeded classifier;
 its ``depth`` is the number of Linear layers.
 """
+
+import copy
 
 import torch
 from torch import nn
@@ -95,6 +98,27 @@ class ScaledShortcutMLP(ShortcutMLP):
             if self.has_shortcut(i):
                 x = shortcut + self.branch_scale * x  # the branch is scaled, the shortcut is not
         return x
+
+
+@torch.no_grad()
+def fold_branch_scale(model: ScaledShortcutMLP) -> ScaledShortcutMLP:
+    """The same function with ``branch_scale`` 1: each residual branch's scale moved into its weights.
+
+    For ``scale`` > 0 and a positively homogeneous activation (ReLU),
+    ``x + scale * relu(W x + b) == x + relu(scale * W x + scale * b)``.
+    """
+    if not isinstance(model, ScaledShortcutMLP):
+        raise TypeError(f"model must be a ScaledShortcutMLP, got {type(model).__name__}")
+    acts = {type(layer[1]) for i, layer in enumerate(model.layers) if model.has_shortcut(i)}
+    if not acts <= {nn.ReLU, nn.Identity}:
+        raise ValueError("folding the scale into the weights needs ReLU branches")
+    folded = copy.deepcopy(model)
+    for i, layer in enumerate(folded.layers):
+        if folded.has_shortcut(i):
+            layer[0].weight.mul_(folded.branch_scale)
+            layer[0].bias.mul_(folded.branch_scale)
+    folded.branch_scale = 1.0
+    return folded
 
 
 class GatedResidualMLP(ShortcutMLP):

@@ -15,7 +15,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from gradflow.train import History
 
@@ -177,10 +177,14 @@ def plot_depth_profiles(profiles: dict[str, dict[int, list[float]]]) -> plt.Figu
         fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.4 * rows), squeeze=False)
         for ax, (act, by_depth) in zip(axes.flat, profiles.items(), strict=False):
             _profile_lines(ax, by_depth, act, lambda d: f"depth {d}")
-            ax.set_ylabel(r"$\|\partial L / \partial W_k\|$")
+            ax.set_ylabel(r"$\|\partial \mathcal{L} / \partial W_k\|$")
+            # the panels' ranges differ by tens of orders of magnitude: say so in each panel
+            values = [v for profile in by_depth.values() for v in profile if v > 0]
+            lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+            ax.set_title(f"{act}: $10^{{{lo}}}$ to $10^{{{hi}}}$")
+            ax.legend(fontsize=8)  # every panel has its own legend
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
-        axes.flat[0].legend(fontsize=9)
     return finish(fig)
 
 
@@ -222,10 +226,12 @@ def plot_training(histories: dict[str, History], deep: str, layers: Sequence[int
                 label=name,
             )
         ax_l.axhline(math.log(10), color="#777777", lw=1, ls=":")
-        ax_l.annotate(
+        ax_l.annotate(  # above the line, clear of a curve that stays on it
             "ln 10: a uniform guess",
-            (0.5, math.log(10) - 0.1),
+            (0.5, math.log(10)),
             xycoords=("axes fraction", "data"),
+            xytext=(0, 7),
+            textcoords="offset points",
             fontsize=9,
         )
         ax_l.set(xlabel="training step", ylabel="training loss (cross-entropy)", title="loss")
@@ -249,7 +255,10 @@ def plot_training(histories: dict[str, History], deep: str, layers: Sequence[int
             ylabel=r"$\|\Delta W_k\| \, / \, \|W_k\|$",
             title=f"relative update per step, {deep}",
         )
-        ax_u.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        handles, labels = ax_u.get_legend_handles_labels()
+        ax_u.legend(  # top to bottom in the order of the lines: the layer nearest the output first
+            handles[::-1], labels[::-1], fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+        )
     return finish(fig)
 
 
@@ -357,6 +366,7 @@ def plot_profiles(
                 )
             ax.set_yscale("log")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole numbers
+            ax.yaxis.set_minor_formatter(NullFormatter())  # decade labels only: no clutter
             ax.set(title=title, xlabel=xlabel)
         axes[0, 0].set_ylabel(ylabel)
         axes[0, 0].legend()

@@ -183,11 +183,25 @@ def degradation_experiment(config: DegradationConfig, data: Digits) -> dict[str,
     return runs
 
 
-def final_metrics(runs: Sequence[Run]) -> dict[str, float]:
-    """Mean, min and max over the seeds of the final training loss and test accuracy."""
+def lr_sweep(
+    config: DegradationConfig, data: Digits, lrs: Sequence[float]
+) -> dict[float, dict[str, list[Run]]]:
+    """The degradation experiment once per learning rate in ``lrs``; the runs by rate, then label."""
+    if len(lrs) == 0:
+        raise ValueError("lrs is empty: give at least one learning rate")
+    return {lr: degradation_experiment(replace(config, lr=lr), data) for lr in lrs}
+
+
+def final_metrics(runs: Sequence[Run], last: int = 1) -> dict[str, float]:
+    """Mean, min and max over the seeds of the final training loss and test accuracy.
+
+    Each run's loss is the mean of its last ``last`` recorded values, which evens out the noise of a
+    single evaluation; the accuracy is the last recorded one.
+    """
     if not runs:
         raise ValueError("runs is empty")
-    loss = np.array([r.history.train_loss[-1] for r in runs])
+    check_positive_int(last, "last")
+    loss = np.array([np.mean(r.history.train_loss[-last:]) for r in runs])
     acc = np.array([r.history.test_accuracy[-1] for r in runs])
     return {
         "loss_mean": float(loss.mean()),

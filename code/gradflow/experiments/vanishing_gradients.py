@@ -14,7 +14,7 @@ from torch import nn
 
 from gradflow._checks import check_positive_int, check_tensor
 from gradflow.data import Digits
-from gradflow.gradients import gradient_profile
+from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import init_weights, seeded
 from gradflow.mlp import build_mlp, check_activation
 
@@ -80,6 +80,42 @@ def per_layer_factor(profile: Sequence[float]) -> float:
     if len(profile) < 2:
         raise ValueError(f"profile needs at least two layers, got {len(profile)}")
     return first_to_last(profile) ** (1 / (len(profile) - 1))
+
+
+@torch.no_grad()
+def backward_gains(model: nn.Module, x: torch.Tensor) -> dict[str, list[float]]:
+    """For each hidden layer k >= 2, what bounds and what sets the backward factor D_{k-1} W_k^T.
+
+    ``"spectral"``: the spectral norm of ``W_k``, the largest stretch of ``W_k^T``; ``"typical"``:
+    its Frobenius norm over ``sqrt(n)``, the stretch of a vector in a random direction; ``"slope"``:
+    the RMS over the batch of the slope ``phi'(a_{k-1})`` of the activation below, measured at the
+    pre-activations of ``x``.
+    """
+    check_tensor(x, "x", ndim=2)
+    layers = list(model.layers)
+    linears = [layer[0] for layer in layers]
+    acts = [layer[1] for layer in layers[:-1]]  # the hidden activations
+    with record_inputs(acts) as pre:  # a_1 ... a_{n-1}
+        model(x.to(linears[0].weight.dtype))
+    gains: dict[str, list[float]] = {"spectral": [], "typical": [], "slope": []}
+    for w, a, act in zip((lin.weight for lin in linears[1:-1]), pre, acts, strict=False):
+        with torch.enable_grad():
+            z = a.clone().requires_grad_(True)
+            (slope,) = torch.autograd.grad(act(z).sum(), z)  # phi'(a), elementwise
+        gains["spectral"].append(torch.linalg.matrix_norm(w, ord=2).item())
+        gains["typical"].append((w.norm() / math.sqrt(w.shape[0])).item())
+        gains["slope"].append(slope.pow(2).mean().sqrt().item())
+    return gains
+
+
+@torch.no_grad()
+def last_input_spread(model: nn.Module, x: torch.Tensor) -> float:
+    """How much the input of the last layer varies across the examples of ``x``: std over the batch,
+    averaged over the features."""
+    check_tensor(x, "x", ndim=2)
+    with record_inputs([model.layers[-1]]) as inputs:
+        model(x.to(model.layers[-1][0].weight.dtype))
+    return inputs[0].std(dim=0).mean().item()
 
 
 def default_weight_scale(fan_in: int = 64, seed: int = 0) -> float:
