@@ -11,6 +11,7 @@ author = "The gradflow authors"
 copyright = "2026, The gradflow authors"
 release = version = gradflow.__version__
 root_doc = "docs/index"
+numfig = True  # figures are numbered per chapter; {numref} refers to them by number
 
 # -- Sources ------------------------------------------------------------------------------------
 extensions = [
