@@ -10,6 +10,7 @@ In a notebook, each figure is handed out as PNG (for the site) and PDF (for the 
 import math
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -18,6 +19,14 @@ import torch
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from gradflow.train import History
+
+if TYPE_CHECKING:  # result types of the experiments drawn here
+    from gradflow.experiments.why_residuals_work import (
+        InitRun,
+        LesionResult,
+        PathStudy,
+        ShatterSweep,
+    )
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {
@@ -30,10 +39,10 @@ PALETTE = {
     "yellow": "#F0E442",
     "black": "#000000",
 }
-PLAIN = PALETTE[
-    "vermillion"
-]  # colour of a network *without* shortcuts, in every figure of the book
-RESIDUAL = PALETTE["blue"]  # colour of a network *with* shortcuts
+# in every figure of the book: vermilion for a network *without* shortcuts, blue *with* them
+PLAIN = PALETTE["vermillion"]
+RESIDUAL = PALETTE["blue"]
+GATED = PALETTE["green"]  # colour of a residual network with zero-initialised gates
 CYCLE = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 DASHES = ["-", "--", ":", "-."]  # line styles, so that lines differ by more than colour
@@ -328,6 +337,122 @@ def plot_depth_sweep(
             xscale="log", yscale="log", xlabel="hidden layers", ylabel="RMS of last hidden layer"
         )
         ax_g.legend(fontsize=9)
+    return finish(fig)
+
+
+# ---- why residual networks work ------------------------------------------------------------
+
+
+def _net_style(name: str) -> dict:
+    if "gate" in name:
+        return {"color": GATED, "linestyle": ":", "marker": "^"}
+    if "plain" in name:
+        return {"color": PLAIN, "linestyle": "-", "marker": "s"}
+    if "default" in name:
+        return {"color": PALETTE["orange"], "linestyle": "-.", "marker": "D"}
+    return {"color": RESIDUAL, "linestyle": "--", "marker": "o"}
+
+
+def plot_identity(results, figsize: tuple[float, float] = (9.6, 3.8)) -> plt.Figure:
+    """Relative error over training steps, one panel per task, log scale (an exact 0 at the bottom)."""
+    positive = [e for c in results.values() for _, es in c.values() for e in es if e > 0]
+    floor = min(positive) / 10  # where a curve that is exactly zero is drawn, and labelled
+    with book_style():
+        fig, axes = plt.subplots(1, len(results), figsize=figsize, sharey=True)
+        for ax, (task, curves) in zip(np.atleast_1d(axes), results.items(), strict=True):
+            for name, (steps, errors) in curves.items():
+                style = _net_style(name)
+                shown = np.maximum(errors, floor)
+                ax.plot(steps, shown, label=name, markevery=4, markersize=4, **style)
+                if max(errors) == 0:
+                    ax.text(steps[-1], floor * 1.6, "error exactly 0", ha="right", fontsize=9,
+                            color=style["color"])  # fmt: skip
+            ax.set(yscale="log", xlabel="training step", title=task)
+        np.atleast_1d(axes)[0].set_ylabel("relative error (MSE / variance)")
+        np.atleast_1d(axes)[0].legend(fontsize=9)
+    return finish(fig)
+
+
+def plot_paths(studies: "dict[int, PathStudy]", figsize=(11.5, 3.6)) -> plt.Figure:
+    """Path-length distribution, gradient per path and total gradient per length, for each depth."""
+    colors = [PALETTE["sky"], RESIDUAL, PALETTE["black"], PALETTE["purple"]]
+    markers = ["^", "o", "s", "D"]
+    with book_style():
+        fig, (ax_n, ax_g, ax_t) = plt.subplots(1, 3, figsize=figsize)
+        for j, (depth, st) in enumerate(studies.items()):
+            k = np.arange(st.n_blocks + 1)
+            style = {"color": colors[j % 4], "marker": markers[j % 4], "markersize": 3.5}
+            ax_n.plot(k, np.array(st.counts) / 2.0**st.n_blocks, label=f"{depth} blocks", **style)
+            ax_g.plot(k, st.gradient, **style)
+            ax_t.plot(k, st.total / st.total.sum(), **style)
+            ax_t.axvline(st.peak, color=colors[j % 4], linewidth=0.8, linestyle=":")
+        ax_n.set(xlabel="path length (branches on the path)", ylabel="fraction of all paths")
+        ax_g.set(xlabel="path length", ylabel="gradient norm along one path", yscale="log")
+        ax_t.set(xlabel="path length", ylabel="share of the total gradient")
+        ax_n.legend(fontsize=9)
+        for ax in (ax_n, ax_t):
+            ax.set_xlim(0, max(st.n_blocks for st in studies.values()))
+    return finish(fig)
+
+
+def plot_shattering(sweep: "ShatterSweep", lag: int, figsize=(11.5, 3.6)) -> plt.Figure:
+    """Gradient correlation against depth (two measures) and the Jacobian's singular values."""
+    with book_style():
+        fig, (ax_l, ax_p, ax_s) = plt.subplots(1, 3, figsize=figsize)
+        for name in sweep.line:
+            style = _net_style(name)
+            ax_l.plot(sweep.depths, sweep.line[name], label=name, **style)
+            ax_p.plot(sweep.depths, sweep.pairs[name], **style)
+            sv = sweep.singular_values[name]
+            ax_s.plot(np.arange(1, len(sv) + 1), np.maximum(sv, 1e-12), **style, markersize=3)
+        ax_l.set(xscale="log", xlabel="hidden layers", ylabel=f"correlation, {lag} steps apart")
+        ax_p.set(xscale="log", xlabel="hidden layers", ylabel="correlation, different digits")
+        for ax in (ax_l, ax_p):
+            ax.set_xticks(sweep.depths, [str(d) for d in sweep.depths])
+            ax.minorticks_off()
+        ax_s.set(
+            yscale="log",
+            xlabel=f"index (largest first), {max(sweep.depths)} layers",
+            ylabel="singular value of the Jacobian",
+        )
+        ax_l.legend(fontsize=9)
+    return finish(fig)
+
+
+def plot_lesions(results: "dict[str, LesionResult]", figsize=(9.6, 3.8)) -> plt.Figure:
+    """Test accuracy after deleting each single block, and after deleting k random blocks."""
+    with book_style():
+        fig, (ax_1, ax_k) = plt.subplots(1, 2, figsize=figsize)
+        for name, res in results.items():
+            style = _net_style(name)
+            blocks = np.arange(1, len(res.single) + 1)
+            ax_1.plot(blocks, res.single, label=name, **style)
+            ax_1.axhline(res.baseline, color=style["color"], linewidth=0.8, linestyle=":")
+            ks = [0, *res.several]
+            ax_k.plot(ks, [res.baseline, *res.several.values()], **style)
+        for ax in (ax_1, ax_k):
+            ax.axhline(0.1, color="#555555", linewidth=0.8)
+            ax.set(ylim=(0, 1), ylabel="test accuracy")
+        ax_1.text(1, 0.12, "chance (10 %)", fontsize=9, color="#555555")
+        ax_1.set(xlabel="deleted block")
+        ax_k.set(xlabel="blocks deleted at random (mean of 20 draws)")
+        ax_1.legend(fontsize=9, loc="center right")
+    return finish(fig)
+
+
+def plot_init(runs: "dict[str, InitRun]", figsize=(9.6, 3.8)) -> plt.Figure:
+    """RMS of the signal through depth at initialisation, and training loss over steps."""
+    with book_style():
+        fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=figsize)
+        for name, run in runs.items():
+            style = _net_style(name)
+            ax_r.plot(np.arange(len(run.rms)), run.rms, label=name, markevery=8, **style)
+            loss = np.array(run.history.train_loss, dtype=float)
+            loss[~np.isfinite(loss)] = np.nan  # a diverged run ends where its loss overflowed
+            ax_l.plot(run.history.steps, loss, markevery=5, markersize=4, **style)
+        ax_r.set(yscale="log", xlabel="layer (0 = input)", ylabel="RMS of the signal at init")
+        ax_l.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
+        ax_r.legend(fontsize=9)
     return finish(fig)
 
 
