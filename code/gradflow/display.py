@@ -1,11 +1,34 @@
-"""Tables of results that render as real tables in the built book: HTML on the site, a Markdown
-table (typeset by LaTeX) in the PDF edition, text elsewhere."""
+"""What the lessons hand to the page: tables of results that render as real tables (HTML on the
+site, a Markdown table typeset by LaTeX in the PDF edition, text elsewhere), and ``glue``, which
+passes a measured number to the text."""
 
 import re
 from collections.abc import Callable, Sequence
 from html import escape
 
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """Hand ``value`` to the book's text under ``name`` (MyST-NB's ``glue``).
+
+    Without MyST-NB, as in a downloaded notebook, nothing is glued: the value is shown if
+    ``display`` is true, so a copied cell runs with ``gradflow`` alone.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            try:
+                from IPython.display import display as show
+            except ImportError:
+                print(f"{name} = {value!r}")
+            else:
+                show(value)
+        return
+    myst_glue(name, value, display=display)
 
 
 class Table:
