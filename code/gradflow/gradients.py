@@ -1,9 +1,10 @@
 """Measuring gradient flow: every measurement the lessons make, in one place.
 
 Per-layer weight-gradient profiles (``gradient_profile``) and their factors
-(``gradient_factors``), per-block gradient norms of a GPT
-(``block_gradient_norms``), the Jacobians of residual branches (``branch_jacobians``), the scale of
-what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
+(``gradient_factors``), per-block gradient norms of a GPT (``block_gradient_norms``, or
+``block_weight_grad_norms`` after a backward pass of one's own), the RMS of a GPT's residual stream
+block by block (``stream_rms``), the Jacobians of residual branches (``branch_jacobians``), the scale
+of what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
 (``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass.
 """
 
@@ -174,14 +175,35 @@ def block_gradient_norms(
     targets = tokens[:, 1:]  # (B, T)
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
     loss.backward()
+    return block_weight_grad_norms(model, part)
+
+
+def block_weight_grad_norms(model: "gradflow.gpt.GPTModel", part: str = "block") -> list[float]:
+    """Per block, the norm (in float64) of the weight gradients that the last backward pass left."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose one of {list(PARTS)}")
     norms = []
     for block in model.blocks:
         if part == "ff_out":
             grads = [block.ff.layers[2].weight.grad]
         else:  # the matrices, not the layer norms' scales
             grads = [p.grad for _, p in weight_matrices(block)]
+        if any(g is None for g in grads):
+            raise ValueError("the model holds no gradients: run a backward pass first")
         norms.append(torch.cat([g.double().flatten() for g in grads]).norm().item())
     return norms
+
+
+@torch.no_grad()
+def stream_rms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[float]:
+    """Root mean square of the residual stream: of the embeddings, then after every block."""
+    T = tokens.shape[1]
+    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
+    rms = [x.square().mean().sqrt().item()]
+    for block in model.blocks:
+        x = block(x)  # (B, T, C)
+        rms.append(x.square().mean().sqrt().item())
+    return rms
 
 
 @torch.no_grad()

@@ -1,5 +1,5 @@
-"""Small, deterministic training loops, recording what lessons plot: a classifier on the digits, and a
-regression onto given targets."""
+"""Small, deterministic training loops, recording what lessons plot: a classifier on the digits, a
+small GPT on a sequence task, and a regression onto given targets."""
 
 from dataclasses import dataclass, field
 
@@ -8,20 +8,24 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
-from gradflow.gradients import weight_matrices
+from gradflow.gradients import block_weight_grad_norms, weight_matrices
+from gradflow.tasks import SortTask, answer_accuracy, check_model_fits
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
 @dataclass
 class History:
-    """What ``train_classifier`` recorded, once every ``record_every`` steps."""
+    """What a training loop recorded, once every ``record_every`` steps."""
 
     steps: list[int] = field(default_factory=list)  # step index of each record
-    train_loss: list[float] = field(default_factory=list)  # cross-entropy on the whole training set
-    test_accuracy: list[float] = field(default_factory=list)  # fraction of test digits right
+    train_loss: list[float] = field(default_factory=list)  # cross-entropy on the training set
+    # fraction of test examples right (train_sequence_model measures it after the last step only)
+    test_accuracy: list[float] = field(default_factory=list)
     # ||W_after - W_before|| / ||W_before|| of that step's update, one entry per weight matrix
     relative_update: list[list[float]] = field(default_factory=list)
+    # a GPT's per-block weight-gradient norm on that step's minibatch, first block first
+    block_grad_norms: list[list[float]] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -81,6 +85,72 @@ def train_classifier(
             history.relative_update.append(
                 [((w - b).norm() / b.norm()).item() for w, b in zip(weights, before, strict=True)]
             )
+    return history
+
+
+def warmup_factor(step: int, warmup: int) -> float:
+    """The learning rate's multiplier at ``step``: rising linearly to 1 over ``warmup`` steps."""
+    return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+
+
+def train_sequence_model(
+    model: nn.Module,
+    task: SortTask,
+    train_problems: torch.Tensor,
+    test_problems: torch.Tensor,
+    steps: int = 200,
+    lr: float = 1e-3,
+    warmup: int = 0,
+    batch_size: int = 32,
+    seed: int = 0,
+    record_every: int = 10,
+    n_eval: int = 128,
+) -> History:
+    """Train a small GPT on ``task`` with AdamW (GPT-2's betas 0.9 and 0.95, weight decay 0.01) and a
+    learning rate that warms up linearly over ``warmup`` steps, then stays at ``lr``.
+
+    Minibatches come from a seeded generator, so a run repeats exactly. Each record holds the loss on
+    the answers of the first ``n_eval`` training problems and the per-block gradient norms of that
+    step's minibatch; the fraction of test problems answered wholly right, which costs one forward
+    pass per answer digit, is measured once, after the last step.
+    """
+    check_model_fits(model, task)
+    task.check_problems(train_problems)
+    task.check_problems(test_problems)
+    check_int(seed, "seed")
+    for value, name in ((steps, "steps"), (batch_size, "batch_size"), (record_every, "record_every"),
+                        (n_eval, "n_eval")):  # fmt: skip
+        check_positive_int(value, name)
+    if check_int(warmup, "warmup") < 0:
+        raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
+    check_positive_number(lr, "lr")
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_factor(step, warmup))
+    gen = torch.Generator().manual_seed(seed)
+    eval_inputs, eval_targets = task.examples(train_problems[:n_eval])
+    history = History()
+    for step in range(steps + 1):
+        record = step % record_every == 0 or step == steps
+        if record:
+            model.eval()
+            with torch.no_grad():
+                logits = model(eval_inputs)  # (N, T, vocab_size)
+                loss = nn.functional.cross_entropy(logits.flatten(0, 1), eval_targets.flatten())
+            history.steps.append(step)
+            history.train_loss.append(loss.item())
+        if step == steps:
+            history.test_accuracy.append(answer_accuracy(model, task, test_problems))
+            break
+        model.train()
+        idx = torch.randint(0, len(train_problems), (batch_size,), generator=gen)
+        inputs, targets = task.examples(train_problems[idx])  # (B, T) each
+        opt.zero_grad(set_to_none=True)
+        logits = model(inputs)  # (B, T, vocab_size)
+        nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()).backward()
+        if record:
+            history.block_grad_norms.append(block_weight_grad_norms(model))
+        opt.step()
+        schedule.step()
     return history
 
 

@@ -1,0 +1,206 @@
+"""Experiments of the chapter on training transformers: small GPTs learning to sort digits, with and
+without their shortcuts, pre-LN and post-LN, with and without GPT-2's scaled output projections.
+
+Every model is a :class:`gradflow.gpt.GPTModel` of the book's own blocks, initialised with GPT-2's
+scheme (:func:`gradflow.init.init_weights`), without dropout, and trained by
+:func:`gradflow.train.train_sequence_model` on :data:`TASK`.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gradflow._checks import check_positive_int, check_positive_number
+from gradflow.gpt import BLOCKS, GPTConfig, GPTModel
+from gradflow.gradients import stream_rms, token_similarity
+from gradflow.init import out_projections, seeded
+from gradflow.tasks import SortTask
+from gradflow.train import History, train_sequence_model
+
+TASK = SortTask(length=6, n_digits=3)  # minGPT's demonstration: six digits from {0, 1, 2}
+SPLIT_SEED = 0  # which problems are held out for the test
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one training run may cost: scaled down from the issue's width 64 to fit one CPU core."""
+
+    emb_dim: int = 32  # width of the residual stream
+    n_heads: int = 2  # attention heads of 16 features each
+    steps: int = 200  # optimiser steps per run
+    batch_size: int = 32  # problems per minibatch
+    lr: float = 1e-3  # AdamW's learning rate after warm-up
+    record_every: int = 10  # steps between two records of loss, accuracy and gradients
+
+    def __post_init__(self):
+        for name in ("emb_dim", "n_heads", "steps", "batch_size", "record_every"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_number(self.lr, "lr")
+
+
+BUDGET = Budget()
+
+
+def problems() -> tuple[torch.Tensor, torch.Tensor]:
+    """The training and test problems of every run, split by ``SPLIT_SEED``."""
+    return TASK.split(SPLIT_SEED)
+
+
+def config(n_layers: int, budget: Budget = BUDGET) -> GPTConfig:
+    """A GPT just large enough for the task: its digits, its context, ``n_layers`` blocks."""
+    return GPTConfig(
+        vocab_size=TASK.vocab_size,
+        context_length=TASK.context_length,
+        emb_dim=budget.emb_dim,
+        n_heads=budget.n_heads,
+        n_layers=n_layers,
+        drop_rate=0.0,
+    )
+
+
+def unscale_out_projections(model: GPTModel) -> GPTModel:
+    """Undo GPT-2's 1/sqrt(2L) on each block's two output projections: all weights then share one
+    standard deviation, 0.02."""
+    factor = math.sqrt(2 * len(model.blocks))
+    with torch.no_grad():
+        for proj in out_projections(model):
+            proj.weight.mul_(factor)
+    return model
+
+
+def build(
+    n_layers: int,
+    use_shortcut: bool = True,
+    norm: str = "pre",
+    scaled: bool = True,
+    seed: int = 0,
+    budget: Budget = BUDGET,
+) -> GPTModel:
+    """A freshly initialised GPT with GPT-2's initialisation; ``scaled=False`` drops its 1/sqrt(2L)."""
+    if norm not in BLOCKS:
+        raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(BLOCKS)}")
+    with seeded(seed):
+        model = GPTModel(
+            config(n_layers, budget), norm=norm, use_shortcut=use_shortcut, init="gpt2"
+        )
+    return model if scaled else unscale_out_projections(model)
+
+
+@dataclass
+class Trained:
+    """A trained model and what its training recorded."""
+
+    model: GPTModel
+    history: History
+
+
+def train(
+    n_layers: int,
+    use_shortcut: bool = True,
+    norm: str = "pre",
+    seed: int = 0,
+    warmup: int = 0,
+    scaled: bool = True,
+    lr: float | None = None,
+    steps: int | None = None,
+    budget: Budget = BUDGET,
+) -> Trained:
+    """Build a GPT with ``seed`` and train it on the task; the minibatches follow the same seed."""
+    model = build(n_layers, use_shortcut, norm, scaled, seed, budget)
+    train_problems, test_problems = problems()
+    history = train_sequence_model(
+        model,
+        TASK,
+        train_problems,
+        test_problems,
+        steps=budget.steps if steps is None else steps,
+        lr=budget.lr if lr is None else lr,
+        warmup=warmup,
+        batch_size=budget.batch_size,
+        seed=seed,
+        record_every=budget.record_every,
+    )
+    return Trained(model, history)
+
+
+def _check_seeds(seeds: Sequence[int]) -> None:
+    if len(seeds) == 0:
+        raise ValueError("seeds is empty: give at least one seed")
+
+
+def shortcut_grid(
+    depths: Sequence[int] = (2, 8), seeds: Sequence[int] = (0, 1, 2), budget: Budget = BUDGET
+) -> dict[tuple[int, bool], list[Trained]]:
+    """Pre-LN GPTs of every depth, with and without shortcuts, one run per seed."""
+    _check_seeds(seeds)
+    return {
+        (depth, use_shortcut): [train(depth, use_shortcut, seed=s, budget=budget) for s in seeds]
+        for depth in depths
+        for use_shortcut in (False, True)
+    }
+
+
+def warmup_study(
+    n_layers: int = 4,
+    lr: float = 3e-2,
+    warmup: int = 50,
+    seeds: Sequence[int] = (0,),
+    budget: Budget = BUDGET,
+) -> dict[tuple[str, int], list[Trained]]:
+    """Post-LN and pre-LN stacks (with shortcuts) at a high learning rate, with and without warm-up."""
+    _check_seeds(seeds)
+    return {
+        (norm, w): [train(n_layers, True, norm, s, warmup=w, lr=lr, budget=budget) for s in seeds]
+        for norm in ("post", "pre")
+        for w in (0, warmup)
+    }
+
+
+def stream_growth(
+    depths: Sequence[int] = (12, 48), seeds: Sequence[int] = (0, 1, 2), budget: Budget = BUDGET
+) -> dict[tuple[int, bool], np.ndarray]:
+    """RMS of the residual stream at initialisation (embeddings, then after each block), averaged
+    over seeds, with (``True``) and without GPT-2's output-projection scaling."""
+    _check_seeds(seeds)
+    inputs, _ = TASK.examples(problems()[0][:256])
+    return {
+        (depth, scaled): np.mean(
+            [stream_rms(build(depth, scaled=scaled, seed=s, budget=budget), inputs) for s in seeds],
+            axis=0,
+        )
+        for depth in depths
+        for scaled in (False, True)
+    }
+
+
+def growth_per_block(rms: Sequence[float]) -> float:
+    """The stream's mean growth factor per block, from the embeddings to the last block."""
+    return (rms[-1] / rms[0]) ** (1 / (len(rms) - 1))
+
+
+def first_steps(
+    n_layers: int = 8, steps: int = 40, seeds: Sequence[int] = (0, 1, 2), budget: Budget = BUDGET
+) -> dict[bool, list[History]]:
+    """The first ``steps`` of training a deep stack with (``True``) and without the scaling."""
+    _check_seeds(seeds)
+    return {
+        scaled: [
+            train(n_layers, seed=s, scaled=scaled, steps=steps, budget=budget).history
+            for s in seeds
+        ]  # fmt: skip
+        for scaled in (False, True)
+    }
+
+
+def final_loss(history: History, last: int = 3) -> float:
+    """The training loss averaged over the ``last`` records: less noisy than the very last one."""
+    return float(np.mean(history.train_loss[-last:]))
+
+
+def similarity(trained: Trained, n: int = 256) -> float:
+    """Mean cosine similarity of the positions' vectors after the last block, on test problems."""
+    inputs, _ = TASK.examples(problems()[1][:n])
+    return token_similarity(trained.model, inputs)
