@@ -137,6 +137,24 @@ def _rezero(g):
     assert isinstance(wr["wr_init_default_diverged"], int)  # a step was recorded: it diverged
 
 
+def _warmup(g):
+    tt = g["training_transformers"]
+    assert tt["tt_warm_post_0_loss"] > 2 * tt["tt_warm_post_50_loss"]
+    assert tt["tt_warm_pre_0_loss"] < tt["tt_warm_post_0_loss"]
+
+
+def _rank_collapse(g):
+    tt = g["training_transformers"]
+    assert tt["tt_similarity_without"] > 0.99 and tt["tt_similarity_with"] < 0.5
+    assert tt["tt_8_without_loss"] == pytest.approx(math.log(3), rel=0.02)  # three digits: guessing
+
+
+def _gpt2_scaling(g):
+    tt = g["training_transformers"]
+    assert tt["tt_stream_48_scaled_total"] < 1.5
+    assert tt["tt_stream_48_unscaled_total"] > 2
+
+
 RULES = {
     1: _raschka_gradients,
     2: _raschka_params,
@@ -149,6 +167,9 @@ RULES = {
     9: _veit_lesion,
     10: _balduzzi,
     11: _rezero,
+    12: _warmup,
+    13: _rank_collapse,
+    14: _gpt2_scaling,
 }
 
 

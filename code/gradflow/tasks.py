@@ -36,12 +36,12 @@ class SortTask:
 
     @property
     def vocab_size(self) -> int:
-        """Token ids a model for this task must know."""
+        """How many token ids a model for this task must know."""
         return self.n_digits
 
     @property
     def context_length(self) -> int:
-        """Tokens the model reads at once: the problem and all of its answer but the last digit."""
+        """How many tokens the model reads at once (the problem, then its answer but the last digit)."""
         return 2 * self.length - 1
 
     def split(self, seed: int, test_fraction: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:

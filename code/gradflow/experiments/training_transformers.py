@@ -3,7 +3,7 @@ without their shortcuts, pre-LN and post-LN, with and without GPT-2's scaled out
 
 Every model is a :class:`gradflow.gpt.GPTModel` of the book's own blocks, initialised with GPT-2's
 scheme (:func:`gradflow.init.init_weights`), without dropout, and trained by
-:func:`gradflow.train.train_sequence_model` on :data:`TASK`.
+:func:`gradflow.train.train_sequence_model` on ``TASK``.
 """
 
 import math
@@ -178,7 +178,7 @@ def stream_growth(
 
 def growth_per_block(rms: Sequence[float]) -> float:
     """The stream's mean growth factor per block, from the embeddings to the last block."""
-    return (rms[-1] / rms[0]) ** (1 / (len(rms) - 1))
+    return float((rms[-1] / rms[0]) ** (1 / (len(rms) - 1)))
 
 
 def first_steps(
@@ -200,7 +200,7 @@ def final_loss(history: History, last: int = 3) -> float:
     return float(np.mean(history.train_loss[-last:]))
 
 
-def similarity(trained: Trained, n: int = 256) -> float:
+def similarity(model: GPTModel, n: int = 256) -> float:
     """Mean cosine similarity of the positions' vectors after the last block, on test problems."""
     inputs, _ = TASK.examples(problems()[1][:n])
-    return token_similarity(trained.model, inputs)
+    return token_similarity(model, inputs)
