@@ -24,6 +24,8 @@ extensions = [
     "bookbuild.icons",  # the theme's icon font cut down to the icons the pages show
     "sphinxcontrib.bibtex",
     "sphinx_copybutton",  # a copy button on every code block and code cell
+    "sphinx_exercise",  # {exercise} and {solution}: exercises at the end of every chapter
+    "sphinx_togglebutton",  # solutions with :class: dropdown stay folded until opened
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
 ]

@@ -69,7 +69,7 @@ def test_shortcut_table_holds_published_values(pdf):
     number = r"(\d+(?:\.\d+)?(?:e[-+]\d+)?)"
     rows = [re.match(rf"\s*(\d)\s+{number}\s+{number}\s+{number}\s*$", line) for line in lines]
     table = [row for row in rows[start : start + 20] if row]
-    assert [int(row[1]) for row in table] == list(range(5)), "\n".join(lines[start : start + 20])
+    assert [int(row[1]) for row in table] == list(range(1, 6)), "\n".join(lines[start : start + 20])
     published = RASCHKA_CH4_GRADIENTS
     assert float(table[0][2]) == pytest.approx(published["without"][0], rel=1e-4)
     assert float(table[0][3]) == pytest.approx(published["with"][0], rel=1e-4)
