@@ -18,6 +18,7 @@ CHAPTERS = [
     "shortcuts_in_training",
     "why_residuals_work",
     "transformer_block",
+    "training_transformers",
 ]
 # terms the issue asks the glossary to define (one name per entry; aliases share the entry)
 TERMS = [

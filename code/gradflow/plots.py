@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from gradflow.train import History
-
 if TYPE_CHECKING:  # result types of the experiments drawn here
+    from gradflow.train import History
     from gradflow.experiments.training_transformers import Trained
     from gradflow.experiments.why_residuals_work import (
         InitRun,
@@ -213,7 +212,7 @@ def plot_init_sweep(sweeps: dict[str, dict[str, list[float]]]) -> plt.Figure:
     return finish(fig)
 
 
-def plot_training(histories: dict[str, History], deep: str, layers: Sequence[int]) -> plt.Figure:
+def plot_training(histories: "dict[str, History]", deep: str, layers: Sequence[int]) -> plt.Figure:
     """Left: training loss of each run. Right: ||dW||/||W|| over training of some layers of ``deep``."""
     if deep not in histories:
         raise ValueError(f"deep must be one of the runs {list(histories)}, got {deep!r}")
@@ -503,7 +502,7 @@ def plot_profiles(
 
 
 def plot_loss_curves(
-    runs: dict[str, Sequence[History]],
+    runs: "dict[str, Sequence[History]]",
     styles: dict[str, dict],
     guess: float | None = None,
     figsize: tuple[float, float] = (10.4, 3.8),
