@@ -107,7 +107,7 @@ class Table:
 PLAIN_COLOR, RESIDUAL_COLOR = "#D55E00", "#0072B2"  # as gradflow.plots.PLAIN and .RESIDUAL
 ACTIVATION_LABELS = {"gelu": "GELU", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
 # the drawing in SVG units: its width and height, and the plot area's left, right, top and bottom
-FRAME = {"w": 560, "h": 340, "l": 72, "r": 544, "t": 44, "b": 284}
+FRAME = {"w": 560, "h": 350, "l": 80, "r": 544, "t": 48, "b": 288}
 
 # Redraws the curves, the layer axis and the caption: the arithmetic of ProfileExplorer's methods of
 # the same names, which draw the first state (so the figure shows before, or without, the script).
@@ -147,7 +147,7 @@ function draw() {
   fig.querySelector("g.xticks").innerHTML = xticks(d).map((i) => {
     const at = x(i, d).toFixed(1);
     return `<line x1="${at}" x2="${at}" y1="${F.b}" y2="${F.b + 5}" stroke="currentColor"></line>` +
-      `<text x="${at}" y="${F.b + 20}" text-anchor="middle">${i}</text>`;
+      `<text x="${at}" y="${F.b + 22}" text-anchor="middle">${i}</text>`;
   }).join("");
   fig.querySelector("figcaption").textContent = caption(d, s.label, s.plain[k][0], s.residual[k][0]);
 }
@@ -168,7 +168,7 @@ def _sci(value: float) -> str:
 
 
 class ProfileExplorer:
-    """An interactive figure: each layer's mean |dL/dW| without and with shortcuts, over depth.
+    """An interactive figure: each layer's ``mean |dL/dW|`` without and with shortcuts, over depth.
 
     ``profiles[activation][depth]`` holds the per-layer values ``"plain"`` and ``"residual"``, as
     ``gradflow.experiments.shortcut_connections.depth_profiles`` returns them. On a web page a slider
@@ -296,21 +296,21 @@ class ProfileExplorer:
         d = self.depth
         xticks = "".join(
             f'<line x1="{self._x(i, d):.1f}" x2="{self._x(i, d):.1f}" y1="{f["b"]}" y2="{f["b"] + 5}" '
-            f'stroke="currentColor"></line><text x="{self._x(i, d):.1f}" y="{f["b"] + 20}" '
+            f'stroke="currentColor"></line><text x="{self._x(i, d):.1f}" y="{f["b"] + 22}" '
             f'text-anchor="middle">{i}</text>'
             for i in self.xticks(d)
         )
         legend = "".join(
-            f'<line x1="{x}" x2="{x + 30}" y1="16" y2="16" stroke="{color}" stroke-width="2.5"{dash}/>'
-            f'<text x="{x + 38}" y="21">{label}</text>'
+            f'<line x1="{x}" x2="{x + 30}" y1="17" y2="17" stroke="{color}" stroke-width="2.5"{dash}/>'
+            f'<text x="{x + 38}" y="23">{label}</text>'
             for x, color, dash, label in (
                 (f["l"], PLAIN_COLOR, "", "without shortcuts"),
-                (f["l"] + 210, RESIDUAL_COLOR, ' stroke-dasharray="7 4"', "with shortcuts"),
+                (f["l"] + 230, RESIDUAL_COLOR, ' stroke-dasharray="7 4"', "with shortcuts"),
             )
         )
         pair = self.profiles[self.activation][d]
         return (
-            f'<svg viewBox="0 0 {f["w"]} {f["h"]}" role="img" fill="currentColor" font-size="15" '
+            f'<svg viewBox="0 0 {f["w"]} {f["h"]}" role="img" fill="currentColor" font-size="17" '
             'style="display:block;width:100%;max-width:40rem;height:auto" aria-label="Line chart, '
             "logarithmic vertical axis: the mean absolute weight gradient of each layer, from the "
             "input to the output, without shortcuts (vermilion, solid) and with them (blue, "
@@ -319,7 +319,7 @@ class ProfileExplorer:
             + f'<line x1="{f["l"]}" x2="{f["l"]}" y1="{f["t"]}" y2="{f["b"]}" stroke="currentColor"/>'
             f'<line x1="{f["l"]}" x2="{f["r"]}" y1="{f["b"]}" y2="{f["b"]}" stroke="currentColor"/>'
             f'<g class="xticks">{xticks}</g>'
-            f'<text x="{(f["l"] + f["r"]) / 2}" y="{f["h"] - 10}" text-anchor="middle">'
+            f'<text x="{(f["l"] + f["r"]) / 2}" y="{f["h"] - 8}" text-anchor="middle">'
             "layer (1 = next to the input)</text>"
             f'<text transform="translate(18 {(f["t"] + f["b"]) / 2}) rotate(-90)" '
             'text-anchor="middle">mean |∂ℒ/∂W|</text>'
@@ -347,8 +347,10 @@ class ProfileExplorer:
         data = json.dumps(self.data(), ensure_ascii=False, separators=(",", ":"))
         data = data.replace("</", "<\\/")
         return (
-            f'<figure class="gradflow-explorer">{controls}{self.svg()}'
-            f'<figcaption aria-live="polite">{escape(self.caption())}</figcaption>'
+            f'<figure class="gradflow-explorer" style="margin:0.5rem 0">{controls}{self.svg()}'
+            # the page's text colour: the theme's muted caption grey is too faint on a dark page
+            '<figcaption aria-live="polite" style="color:inherit;text-align:left">'
+            f"{escape(self.caption())}</figcaption>"
             f'<script type="application/json">{data}</script>'
             f"<script>{EXPLORER_JS}</script></figure>"
         )

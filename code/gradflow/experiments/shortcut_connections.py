@@ -31,10 +31,11 @@ def depth_profiles(
     activations: Sequence[str] = ACTIVATIONS,
     seed: int = 123,
 ) -> dict[str, dict[int, dict[str, list[float]]]]:
-    """Per-layer mean |dL/dW| of the demonstration network, ``[activation][depth]["plain"|"residual"]``.
+    """Per-layer ``mean |dL/dW|`` of the demonstration network: ``[activation][depth][kind]``.
 
-    A network of depth ``d`` has layer sizes ``[3] * d + [1]``; both versions of it are drawn
-    right after seeding with ``seed``, so they start from the same weights, as in the chapter.
+    ``kind`` is ``"plain"`` (without shortcuts) or ``"residual"`` (with them). A network of depth
+    ``d`` has layer sizes ``[3] * d + [1]``; both versions of it are drawn right after seeding with
+    ``seed``, so they start from the same weights, as in the chapter.
     """
     check_int(seed, "seed")
     if isinstance(depths, (str, bytes)) or not isinstance(depths, Sequence) or not depths:
