@@ -212,6 +212,30 @@ def gradflow_imports(lesson: str) -> dict[str, str]:
     return names
 
 
+def test_link_cache_keeps_markdown_pages(tmp_path):
+    """sphinx-codeautolink's own cache drops a page whose source is not .rst when it reads its
+    cache back; bookbuild.autolink's keeps it, so a page written without being read keeps its links."""
+    from sphinx_codeautolink.extension.cache import DataCache
+
+    from bookbuild.autolink import AnySuffixDataCache
+
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "chapter.md").write_text("# A chapter\n")
+    transform = {
+        "source": "x = f()",
+        "names": [],
+        "example": {"document": "lessons/chapter", "ref_id": "id0", "headings": []},
+        "doc_lineno": 3,
+    }
+    cache = {"lessons/chapter": [transform], "lessons/gone": [transform]}
+    (tmp_path / DataCache.cache_filename).write_text(json.dumps(cache))
+    upstream, ours = DataCache(tmp_path, tmp_path), AnySuffixDataCache(tmp_path, tmp_path)
+    upstream.read()
+    ours.read()
+    assert upstream.transforms == {}, "sphinx-codeautolink reads .md pages back now: drop the shim"
+    assert list(ours.transforms) == ["lessons/chapter"]
+
+
 @pytest.mark.site
 def test_gradflow_names_in_code_cells_link_to_the_api(site):
     page = BeautifulSoup(
@@ -229,6 +253,8 @@ def test_gradflow_names_in_code_cells_link_to_the_api(site):
         assert links.get(name) == f"../docs/api.html#{module}.{name}", (name, links.get(name))
     # torch's names have no entry (no intersphinx): plain text, no dead link
     assert "torch" not in links and "manual_seed" not in links
+    # the links' style is in book.css: no stylesheet of the extension's own delays the page
+    assert not page.select("link[href*=codeautolink]")
 
 
 # -- the built site: each chapter for download -----------------------------------------------------
