@@ -1,7 +1,8 @@
 """Protects the learning aids around the lessons' code: the depth experiment of the shortcut chapter
 and its interactive figure (gradients derived by hand for a two-layer network, the qualitative
 result that shortcuts keep the first layer's gradient, the data the figure carries), ``glue``
-without MyST-NB, names in code cells that link to their API entries, and each chapter's download:
+without MyST-NB, names in code cells that link to their API entries (also after a build that
+writes a page without reading it), and each chapter's download:
 an executed notebook with outputs and its MyST source, the notebook running top to bottom in a
 fresh kernel that cannot import MyST-NB. The browser's side of the figure and of the download menu
 is in tests/test_browser.py."""
