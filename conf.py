@@ -26,6 +26,9 @@ extensions = [
     "sphinx_copybutton",  # a copy button on every code block and code cell
     "sphinx_exercise",  # {exercise} and {solution}: exercises at the end of every chapter
     "sphinx_togglebutton",  # solutions with :class: dropdown stay folded until opened
+    "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
+    "bookbuild.autolink",  # ... and keeps its links when a page is written without being read
+    "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
 ]
@@ -71,6 +74,25 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(torch|nn|np|numpy|plt|matplotlib|collections|typing|contextlib)(\..*)?"),
     (r"py:.*", r"(Module|Tensor|Parameter|Figure|Axes|Callable|Sequence|Iterator)"),
 ]
+
+# -- Code linked to the API reference (sphinx-codeautolink) -------------------------------------
+# A lesson's cells are one program: an import in one cell links the name in every later cell. The
+# inventory is the book's own API reference; without intersphinx (no network) torch's and numpy's
+# names have no entry and stay plain text, silently (both warnings are off, as by default).
+# tests/test_learning_aids.py checks that gradflow's names do link.
+codeautolink_concat_default = True
+codeautolink_warn_on_missing_inventory = False
+codeautolink_warn_on_failed_resolve = False
+
+
+def setup(app):
+    """The links' four CSS rules live in book.css: one stylesheet fewer to block the first paint."""
+    app.registry.css_files = [
+        (name, attributes)
+        for name, attributes in app.registry.css_files
+        if name != "sphinx-codeautolink.css"
+    ]
+
 
 # -- HTML ---------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"

@@ -194,3 +194,44 @@ def test_site_works_from_disk(browser, site):
     page.wait_for_url("**/lessons/shortcut_connections.html")
     wait_for_math(page)
     context.close()
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["served", "from-disk"])
+def test_depth_explorer_redraws_as_its_controls_move(browser, server, site, served):
+    """The shortcut chapter's interactive figure, served and opened as file://: the depth slider
+    redraws the plain curve with one point per layer and the caption names the new depth; the
+    activation menu redraws it too. Nothing is fetched for it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    path = "lessons/shortcut_connections.html"
+    page.goto(f"{server}/{path}" if served else (site / path).as_uri())
+    figure = page.locator("figure.gradflow-explorer")
+    plain, caption = figure.locator("path.plain"), figure.locator("figcaption")
+    assert caption.get_attribute("aria-live") == "polite"
+    before = plain.get_attribute("d")
+    figure.get_by_label("Depth").fill("20")  # sets the value and fires `input`, as a drag does
+    after = plain.get_attribute("d")
+    assert after != before
+    assert after.count("M") + after.count("L") == 20, "one point per layer of a 20-layer network"
+    assert caption.inner_text().startswith("Depth 20, GELU")
+    assert figure.locator("output").inner_text() == "20"
+    figure.get_by_label("Activation").select_option("sigmoid")
+    assert plain.get_attribute("d") not in (before, after)
+    assert caption.inner_text().startswith("Depth 20, sigmoid")
+    context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_download_menu_offers_the_executed_notebook(browser, server, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/vanishing_gradients.html")
+    menu = page.locator(".dropdown-download-buttons")
+    menu.locator("button.dropdown-toggle").click()
+    link = menu.locator("a.btn-download-notebook-button")
+    link.wait_for(state="visible", timeout=5_000)
+    response = page.request.get(link.evaluate("a => a.href"))
+    ok, notebook = response.ok, response.json()
+    context.close()
+    assert ok
+    assert any(cell.get("outputs") for cell in notebook["cells"]), "the notebook has no outputs"

@@ -19,7 +19,6 @@ import torch
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 if TYPE_CHECKING:  # result types of the experiments drawn here
-    from gradflow.train import History
     from gradflow.experiments.training_transformers import Trained
     from gradflow.experiments.why_residuals_work import (
         InitRun,
@@ -27,6 +26,7 @@ if TYPE_CHECKING:  # result types of the experiments drawn here
         PathStudy,
         ShatterSweep,
     )
+    from gradflow.train import History
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {

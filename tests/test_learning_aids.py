@@ -1,0 +1,347 @@
+"""Protects the learning aids around the lessons' code: the depth experiment of the shortcut chapter
+and its interactive figure (gradients derived by hand for a two-layer network, the qualitative
+result that shortcuts keep the first layer's gradient, the data the figure carries), ``glue``
+without MyST-NB, names in code cells that link to their API entries (also after a build that
+writes a page without reading it), and each chapter's download:
+an executed notebook with outputs and its MyST source, the notebook running top to bottom in a
+fresh kernel that cannot import MyST-NB. The browser's side of the figure and of the download menu
+is in tests/test_browser.py."""
+
+import ast
+import importlib
+import json
+import os
+import shutil
+import sys
+import time
+
+import pytest
+import torch
+from bs4 import BeautifulSoup
+
+from conftest import ROOT
+from gradflow.display import ProfileExplorer, glue
+from gradflow.experiments.shortcut_connections import depth_profiles
+from gradflow.init import seeded
+from gradflow.mlp import ShortcutMLP
+
+LESSONS = sorted(p.stem for p in (ROOT / "lessons").glob("*.md"))
+
+
+# -- glue without MyST-NB --------------------------------------------------------------------------
+def test_glue_without_myst_nb_shows_the_value(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # `import myst_nb` now raises ImportError
+    with pytest.raises(ImportError):
+        import myst_nb  # noqa: F401
+    monkeypatch.setitem(sys.modules, "IPython.display", None)  # plain Python: printed
+    glue("ratio", 0.25)
+    assert capsys.readouterr().out.strip() == "ratio = 0.25"
+    glue("hidden", 1.5, display=False)  # what the lessons' hidden cells do: nothing at all
+    assert capsys.readouterr().out == ""
+
+
+def test_glue_without_myst_nb_displays_in_ipython(monkeypatch):
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    monkeypatch.setattr("IPython.display.display", lambda *values: shown.extend(values))
+    glue("ratio", 0.25)
+    assert shown == [0.25]
+
+
+@pytest.mark.parametrize("name", ["", None, 3])
+def test_glue_rejects_a_bad_name(name, monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    with pytest.raises(TypeError, match="name"):
+        glue(name, 1.0)
+
+
+# -- the depth experiment --------------------------------------------------------------------------
+def mean_abs(t: torch.Tensor) -> float:
+    return t.abs().mean().item()
+
+
+@pytest.mark.parametrize("shortcut", [False, True])
+def test_two_layer_profile_matches_gradients_derived_by_hand(shortcut):
+    """Depth 2 with tanh: y = W2 h1 + b2 with h1 = tanh(W1 x + b1) (+ x with the shortcut), loss
+    y^2, so dL/dW2 = 2y h1^T and dL/dW1 = ((W2^T 2y) * (1 - tanh(a1)^2)) x^T."""
+    with seeded(123):  # the experiment's seed: the same weights
+        model = ShortcutMLP(
+            [3, 3, 1], use_shortcut=shortcut, activation="tanh", last_activation=False
+        )
+    w1, b1 = model.layers[0][0].weight.detach(), model.layers[0][0].bias.detach()
+    w2, b2 = model.layers[1][0].weight.detach(), model.layers[1][0].bias.detach()
+    x = torch.tensor([1.0, 0.0, -1.0])
+    a1 = w1 @ x + b1
+    h1 = torch.tanh(a1) + (x if shortcut else 0)
+    y = w2 @ h1 + b2  # (1,)
+    dw2 = torch.outer(2 * y, h1)
+    dw1 = torch.outer((w2.T @ (2 * y)) * (1 - torch.tanh(a1) ** 2), x)
+    measured = depth_profiles(depths=[2], activations=["tanh"])["tanh"][2]
+    key = "residual" if shortcut else "plain"
+    assert measured[key] == pytest.approx([mean_abs(dw1), mean_abs(dw2)], rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    return depth_profiles()
+
+
+def test_profiles_have_one_value_per_layer(profiles):
+    assert list(profiles) == ["gelu", "sigmoid", "tanh"]
+    for by_depth in profiles.values():
+        assert sorted(by_depth) == list(range(2, 31))
+        for depth, pair in by_depth.items():
+            assert len(pair["plain"]) == len(pair["residual"]) == depth
+
+
+def test_profiles_are_deterministic(profiles):
+    assert depth_profiles(depths=[7, 12]) == {
+        name: {d: profiles[name][d] for d in (7, 12)} for name in profiles
+    }
+
+
+def test_shortcuts_keep_the_first_layers_gradient(profiles):
+    """The chapter's qualitative result (and He et al. 2016's): from depth 10 on the first layer
+    receives more gradient with shortcuts than without, whatever the activation."""
+    for name, by_depth in profiles.items():
+        for depth in range(10, 31):
+            pair = by_depth[depth]
+            assert pair["residual"][0] > pair["plain"][0], (name, depth)
+
+
+def test_experiment_is_fast():
+    start = time.perf_counter()
+    depth_profiles()
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"depths": []}, ValueError),
+        ({"depths": [1]}, ValueError),
+        ({"depths": [2.5]}, TypeError),
+        ({"activations": "gelu"}, ValueError),
+        ({"activations": ["swish"]}, ValueError),
+        ({"seed": 1.5}, TypeError),
+    ],
+)
+def test_experiment_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        depth_profiles(**kwargs)
+
+
+# -- the interactive figure ------------------------------------------------------------------------
+def test_figure_carries_every_profile(profiles):
+    html = BeautifulSoup(ProfileExplorer(profiles)._repr_html_(), "html.parser")
+    data = json.loads(html.find("script", type="application/json").string)
+    assert data["depths"] == list(range(2, 31))
+    for name, by_depth in profiles.items():
+        for k, depth in enumerate(data["depths"]):
+            for kind in ("plain", "residual"):
+                assert data["series"][name][kind][k] == pytest.approx(
+                    by_depth[depth][kind], rel=1e-3
+                )
+    # the vertical axis covers every value, in whole decades
+    low, high = data["ylim"]
+    values = [v for p in profiles.values() for pair in p.values() for s in pair.values() for v in s]
+    assert 10.0**low <= min(v for v in values if v > 0) and max(values) <= 10.0**high
+
+
+def test_figure_is_accessible_and_self_contained(profiles):
+    html = BeautifulSoup(ProfileExplorer(profiles, depth=12)._repr_html_(), "html.parser")
+    slider = html.find("input", type="range")
+    assert slider.find_parent("label") is not None and html.find("select").find_parent("label")
+    assert (slider["min"], slider["max"], slider["value"]) == ("2", "30", "12")
+    caption = html.find("figcaption")
+    assert caption["aria-live"] == "polite" and caption.get_text().startswith("Depth 12, GELU")
+    assert html.find("svg")["role"] == "img" and len(html.find("svg")["aria-label"].split()) > 10
+    # the first state is drawn already: one point per layer in each curve
+    for kind in ("plain", "residual"):
+        d = html.find("path", class_=kind)["d"]
+        assert d.count("M") + d.count("L") == 12
+    assert not html.find_all(src=True), "the figure loads nothing"
+
+
+def test_a_zero_gradient_is_a_gap_in_the_line():
+    profiles = {"tanh": {2: {"plain": [1e-3, 1e-2], "residual": [0.1, 0.2]},
+                         3: {"plain": [1e-4, 0.0, 1e-2], "residual": [0.1, 0.2, 0.3]}}}  # fmt: skip
+    explorer = ProfileExplorer(profiles, depth=3)
+    assert explorer.path([1e-4, 0.0, 1e-2]).count("M") == 2  # the pen lifts at the zero
+
+
+def test_figure_has_static_pictures_for_print(profiles):
+    explorer = ProfileExplorer(profiles)
+    assert explorer._repr_pdf_().startswith(b"%PDF")
+    assert explorer._repr_png_().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "profiles, kwargs, error",
+    [
+        ({}, {}, TypeError),
+        ({"gelu": {2: {"plain": [1.0], "residual": [1.0, 1.0]}}}, {"depth": 2}, ValueError),
+        ({"gelu": {2: {"plain": [-1.0, 1.0], "residual": [1.0, 1.0]}}}, {"depth": 2}, ValueError),
+        ({"gelu": {2: {"plain": [1.0, 1.0], "residual": [1.0, 1.0]}}}, {"depth": 9}, ValueError),
+        (
+            {"gelu": {2: {"plain": [1.0, 1.0], "residual": [1.0, 1.0]}}},
+            {"activation": "x"},
+            ValueError,
+        ),
+    ],
+)
+def test_figure_rejects_bad_input(profiles, kwargs, error):
+    with pytest.raises(error):
+        ProfileExplorer(profiles, **kwargs)
+
+
+# -- the built site: code linked to the API reference ----------------------------------------------
+def gradflow_imports(lesson: str) -> dict[str, str]:
+    """Every name the shown code cells of a lesson import from gradflow, with its module, read from
+    the lesson's source (not from the page): {"ShortcutMLP": "gradflow.mlp", ...}."""
+    text = (ROOT / "lessons" / f"{lesson}.md").read_text(encoding="utf-8")
+    names = {}
+    for block in text.split("```{code-cell} ipython3")[1:]:
+        code = block.split("\n```", 1)[0]
+        if "remove-cell" in code or "remove-input" in code:  # not on the page
+            continue
+        code = "\n".join(line for line in code.splitlines() if not line.startswith(":"))
+        code = code.split("---\n", 2)[-1] if code.lstrip().startswith("---") else code
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gradflow"):
+                names |= {alias.name: node.module for alias in node.names}
+    return names
+
+
+def test_link_cache_keeps_markdown_pages(tmp_path):
+    """sphinx-codeautolink's own cache drops a page whose source is not .rst when it reads its
+    cache back; bookbuild.autolink's keeps it, so a page written without being read keeps its links."""
+    from sphinx_codeautolink.extension.cache import DataCache
+
+    from bookbuild.autolink import AnySuffixDataCache
+
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "chapter.md").write_text("# A chapter\n")
+    transform = {
+        "source": "x = f()",
+        "names": [],
+        "example": {"document": "lessons/chapter", "ref_id": "id0", "headings": []},
+        "doc_lineno": 3,
+    }
+    cache = {"lessons/chapter": [transform], "lessons/gone": [transform]}
+    (tmp_path / DataCache.cache_filename).write_text(json.dumps(cache))
+    upstream, ours = DataCache(tmp_path, tmp_path), AnySuffixDataCache(tmp_path, tmp_path)
+    upstream.read()
+    ours.read()
+    assert upstream.transforms == {}, "sphinx-codeautolink reads .md pages back now: drop the shim"
+    assert list(ours.transforms) == ["lessons/chapter"]
+
+
+@pytest.mark.site
+def test_gradflow_names_in_code_cells_link_to_the_api(site):
+    page = BeautifulSoup(
+        (site / "lessons" / "shortcut_connections.html").read_text(encoding="utf-8"), "html.parser"
+    )
+    links = {a.get_text(): a["href"] for a in page.select("div.cell_input a") if a.get("href")}
+    # the functions and classes: the API reference documents them (constants such as PLAIN it does not)
+    expected = {
+        name: module
+        for name, module in gradflow_imports("shortcut_connections").items()
+        if callable(getattr(importlib.import_module(module), name))
+    }
+    assert {"ShortcutMLP", "gradient_profile", "glue", "ProfileExplorer"} <= set(expected)
+    for name, module in expected.items():
+        assert links.get(name) == f"../docs/api.html#{module}.{name}", (name, links.get(name))
+    # torch's names have no entry (no intersphinx): plain text, no dead link
+    assert "torch" not in links and "manual_seed" not in links
+    # the links' style is in book.css: no stylesheet of the extension's own delays the page
+    assert not page.select("link[href*=codeautolink]")
+
+
+# -- the built site: each chapter for download -----------------------------------------------------
+def download_links(site, lesson: str) -> dict[str, str]:
+    page = BeautifulSoup(
+        (site / "lessons" / f"{lesson}.html").read_text(encoding="utf-8"), "html.parser"
+    )
+    menu = page.select_one(".dropdown-download-buttons")
+    assert menu is not None, f"{lesson}.html has no download menu"
+    return {
+        a.get_text(strip=True).split("(")[-1].rstrip(")"): a["href"] for a in menu.select("a[href]")
+    }
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_chapter_offers_its_executed_notebook_and_source(site, lesson):
+    import nbformat
+
+    links = download_links(site, lesson)
+    notebook = (site / "lessons" / links[".ipynb"]).resolve()
+    assert notebook == site / "lessons" / f"{lesson}.ipynb" and notebook.is_file()
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code), "the notebook was not executed"
+    kinds = {k for c in code for out in c.outputs for k in out.get("data", {})}
+    assert kinds & {"text/html", "image/png"}, f"{lesson}.ipynb holds no table or figure"
+    source = (site / "lessons" / links[".md"]).resolve()
+    assert source.read_bytes() == (ROOT / "lessons" / f"{lesson}.md").read_bytes()
+
+
+@pytest.mark.site
+def test_other_pages_offer_no_download(site):
+    page = (site / "docs" / "index.html").read_text(encoding="utf-8")
+    assert "dropdown-download-buttons" not in page
+
+
+# Running every chapter's notebook again takes about as long as executing the book (measured on 2
+# busy cores: shortcut connections 5 s, vanishing gradients 10 s, transformer block 11 s, why
+# residuals work 28 s, shortcuts in training about 45 s); CI runs them all, and so does
+# GRADFLOW_ALL_NOTEBOOKS=1. The shortest chapter always runs.
+SHORTEST = "shortcut_connections"
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_downloaded_notebook_runs_without_myst_nb(site, lesson, tmp_path, monkeypatch):
+    """The downloaded notebook runs top to bottom in a fresh kernel of this environment (which has
+    gradflow) in an empty folder, as on a reader's machine. The kernel cannot import MyST-NB: a
+    ``sitecustomize`` module on its PYTHONPATH, which Python imports at start-up, puts a finder at
+    the front of ``sys.meta_path`` that refuses ``myst_nb``, so the lessons' ``glue`` must take its
+    fallback. A first cell added to the notebook checks that the import really fails there."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    if lesson != SHORTEST and not (
+        os.environ.get("CI") or os.environ.get("GRADFLOW_ALL_NOTEBOOKS")
+    ):
+        pytest.skip("set GRADFLOW_ALL_NOTEBOOKS=1 to run every chapter (CI does)")
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import sys\n\n"
+        "class HideMystNb:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'myst_nb' or name.startswith('myst_nb.'):\n"
+        "            raise ImportError('myst_nb is hidden: a reader without MyST-NB')\n"
+        "        return None\n\n"
+        "sys.meta_path.insert(0, HideMystNb())\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(hide))
+    work = tmp_path / "reader"
+    work.mkdir()
+    shutil.copy(site / "lessons" / f"{lesson}.ipynb", work)
+    nb = nbformat.read(work / f"{lesson}.ipynb", as_version=4)
+    check = "try:\n    import myst_nb\nexcept ImportError:\n    pass\nelse:\n    raise AssertionError('myst_nb was importable')"
+    nb.cells.insert(0, nbformat.v4.new_code_cell(check))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    start = time.perf_counter()
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    ).execute()
+    seconds = time.perf_counter() - start
+    print(f"{lesson}.ipynb ran in {seconds:.1f} s without myst_nb")
+    errors = [out for c in nb.cells for out in c.get("outputs", []) if out.output_type == "error"]
+    assert not errors
