@@ -7,14 +7,25 @@ written again without being read again (a changed chapter title rewrites every p
 lost the links in its code. This extension lets the cache keep every page whose source exists,
 whatever its suffix. Listed in conf.py after ``sphinx_codeautolink``; tested in
 tests/test_learning_aids.py.
+
+Its block analyser also keeps a stack of section titles, but pushes the title of every table and
+admonition too and pops one at the end of every section: with the exercises' solution blocks the
+pops outrun the pushes and the build stops with "pop from empty list". Here only a section's own
+title is pushed, and only a section that has one pops it.
 """
 
 import json
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx_codeautolink import extension
-from sphinx_codeautolink.extension.block import CodeExample, Name, SourceTransform
+from sphinx_codeautolink.extension.block import (
+    CodeBlockAnalyser,
+    CodeExample,
+    Name,
+    SourceTransform,
+)
 from sphinx_codeautolink.extension.cache import DataCache
 
 SUFFIXES = (".rst", ".md", ".ipynb")  # the sources this book's Sphinx reads
@@ -36,6 +47,27 @@ class AnySuffixDataCache(DataCache):
             self.transforms[page] = [SourceTransform(**t) for t in transforms]
 
 
+_visit_title = CodeBlockAnalyser.visit_title
+
+
+def _has_title(section: nodes.Node) -> bool:
+    return bool(section.children) and isinstance(section.children[0], nodes.title)
+
+
+def visit_title(self, node: nodes.title) -> None:
+    """Track the titles of sections only (not those of tables or admonitions)."""
+    if isinstance(node.parent, nodes.section):
+        _visit_title(self, node)
+
+
+def depart_section(self, node: nodes.section) -> None:
+    """Forget the title of a section that has one."""
+    if _has_title(node) and self.title_stack:
+        self.title_stack.pop()
+
+
 def setup(app: Sphinx) -> dict:
     extension.DataCache = AnySuffixDataCache  # the name the extension builds its cache with
+    CodeBlockAnalyser.visit_title = visit_title
+    CodeBlockAnalyser.depart_section = depart_section
     return {"parallel_read_safe": True, "parallel_write_safe": True}
