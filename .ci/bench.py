@@ -35,6 +35,7 @@ BUDGETS = {
     "shortcuts_in_training": 90,
     "transformer_block": 60,
     "why_residuals_work": 120,
+    "training_transformers": 90,  # issue 12: at most 90 s on one core
 }
 
 

@@ -17,7 +17,8 @@ def book(tmp_path):
     """The real conf.py and docs around two lessons and a package of their own (code/gradflow)."""
     src = tmp_path / "src"
     shutil.copytree(ROOT / "docs", src / "docs")
-    for page in ("ledger.md", "api.md"):  # they read the real lessons and the real package
+    # these refer to the real lessons and the real package
+    for page in ("ledger.md", "glossary.md", "api.md"):
         (src / "docs" / page).unlink(missing_ok=True)
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     pkg = src / "code" / "gradflow"

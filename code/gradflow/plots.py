@@ -467,8 +467,10 @@ def plot_profiles(
     ylabel: str = "gradient norm",
     xlabel: str = "block (1 = nearest the input)",
     figsize: tuple[float, float] | None = None,
+    yscale: str = "log",
 ) -> plt.Figure:
-    """One panel per entry of ``panels``: each series is a per-block profile, log scale."""
+    """One panel per entry of ``panels``: each series is a per-block profile, log scale unless
+    ``yscale`` says otherwise."""
     if not panels:
         raise ValueError("panels is empty: give at least one panel of profiles")
     missing = {label for series in panels.values() for label in series} - set(colors)
@@ -489,9 +491,10 @@ def plot_profiles(
                     linestyle=DASHES[j % len(DASHES)],
                     label=label,
                 )
-            ax.set_yscale("log")
+            ax.set_yscale(yscale)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole numbers
-            ax.yaxis.set_minor_formatter(NullFormatter())  # decade labels only: no clutter
+            if yscale == "log":
+                ax.yaxis.set_minor_formatter(NullFormatter())  # decade labels only: no clutter
             ax.set(title=title, xlabel=xlabel)
         axes[0, 0].set_ylabel(ylabel)
         axes[0, 0].legend()
@@ -537,7 +540,7 @@ def plot_loss_curves(
         ax_loss.legend(fontsize=9)
         ax_acc.set_yticks(range(len(runs)), list(runs), fontsize=9)
         ax_acc.invert_yaxis()  # the first run on top, as in the legend
-        ax_acc.set(xlim=(0, 1), xlabel="test answers wholly right (dots: seeds)")
+        ax_acc.set(xlim=(0, 1.04), xlabel="test answers wholly right (dots: seeds)")
         ax_acc.grid(axis="y", visible=False)
     return finish(fig)
 
