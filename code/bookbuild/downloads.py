@@ -41,6 +41,8 @@ def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode | None
         _, executed = _cache(app).merge_match_into_notebook(notebook)
     except KeyError:  # not in the cache: it failed, or execution is off
         return None
+    for i, cell in enumerate(executed.cells):  # reading gives random ids: two builds, one file
+        cell["id"] = f"cell-{i}"
     return executed
 
 

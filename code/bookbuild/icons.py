@@ -56,7 +56,7 @@ def subset_font(source: Path, font: Path, codepoints: set[int]) -> None:
     options = subset.Options()
     options.flavor = "woff2"
     options.layout_features = ["*"]
-    ttfont = TTFont(source)
+    ttfont = TTFont(source, recalcTimestamp=False)  # keep its date: two builds, one font
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(codepoints))
     subsetter.subset(ttfont)
