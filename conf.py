@@ -133,9 +133,11 @@ copybutton_exclude = ".linenos, .gp, .go"
 # -- PDF edition (`nox -s pdf`): the LaTeX builder on the site's doctrees and executions ---------
 # Figures: in a notebook, gradflow.plots hands out each figure as PNG and PDF; MyST-NB's default
 # priorities give the site the PNG and LaTeX the PDF (vectors). Tables: gradflow.display.Table also
-# offers a MyST table as Markdown, which only LaTeX selects (HTML takes the HTML table first);
-# "myst" lets that Markdown carry the table directive and its caption.
+# offers a MyST table as Markdown, with its caption and name; "myst" lets that Markdown carry the
+# table directive.
 nb_render_markdown_format = "myst"
+# The site takes that Markdown table too (before the HTML one), so that Sphinx numbers every table
+nb_mime_priority_overrides = [("html", "text/markdown", 25)]
 latex_engine = "xelatex"  # Unicode in prose and code (∂, ×, √, ≈) with Debian's FreeFont
 # toctree_only=True: the landing page's toctrees, without its own text, give the chapters in order
 latex_documents = [(root_doc, "shortcut-connections.tex", project, author, "manual", True)]

@@ -114,6 +114,23 @@ def test_table_renders_html_and_checks_shape():
         Table(["a", "b"], [[1]])
 
 
+def test_table_offers_a_numbered_myst_table():
+    markdown = Table(["a", "b"], [[1, 2.5]], caption="Loss (mean of 3)")._repr_markdown_()
+    lines = markdown.splitlines()
+    assert lines[:3] == [
+        "```{table} Loss \\(mean of 3\\)",
+        ":name: tab-loss-mean-of-3",
+        ":class: gradflow-table",
+    ]
+    assert lines[-2:] == ["| 1 | 2\\.5 |", "```"]
+    assert ":name: tab-mine" in Table(["a"], [[1]], caption="x", name="tab-mine")._repr_markdown_()
+    assert ":name:" not in Table(["a"], [[1]])._repr_markdown_()  # no caption: not numbered
+    with pytest.raises(ValueError, match="caption"):
+        Table(["a"], [[1]], name="tab-x")
+    with pytest.raises(ValueError, match="label"):
+        Table(["a"], [[1]], caption="x", name="has space")
+
+
 def test_figures_are_drawn_and_validate_input():
     fig = grouped_bars(["l0", "l1"], {"x": [1.0, 2.0], "y": [0.1, 0.2]})
     assert len(fig.axes) == 1 and fig.axes[0].get_yscale() == "log"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # a table's name, as {numref} refers to it
 
 
 def glue(name: str, value, display: bool = True) -> None:
@@ -35,7 +36,11 @@ def glue(name: str, value, display: bool = True) -> None:
 
 
 class Table:
-    """A small table of results: a notebook cell that ends with one shows an HTML ``<table>``."""
+    """A small table of results: a notebook cell that ends with one shows an HTML ``<table>``.
+
+    In the book (site and PDF) a table with a caption is numbered, "Table 2.1", and ``{numref}``
+    refers to it by ``name``, which defaults to ``tab-`` and the caption's words.
+    """
 
     def __init__(
         self,
@@ -43,6 +48,7 @@ class Table:
         rows: Sequence[Sequence],
         caption: str = "",
         formats: Sequence[str | Callable | None] | None = None,
+        name: str = "",
     ):
         columns = list(columns)
         rows = [list(r) for r in rows]
@@ -56,7 +62,12 @@ class Table:
         formats = list(formats) if formats is not None else [None] * len(columns)
         if len(formats) != len(columns):
             raise ValueError(f"formats needs {len(columns)} entries (one per column)")
+        if not isinstance(name, str) or (name and not LABEL.fullmatch(name)):
+            raise ValueError(f"name must be a label of letters, digits and hyphens, got {name!r}")
+        if name and not caption:
+            raise ValueError("a table needs a caption to be numbered and referred to by name")
         self.columns, self.rows, self.caption, self.formats = columns, rows, caption, formats
+        self.name = name or ("tab-" + "-".join(re.findall(r"[a-z0-9]+", caption.lower())))
 
     def _cell(self, value, fmt) -> str:
         if fmt is None:
@@ -83,11 +94,15 @@ class Table:
         )
 
     def _repr_markdown_(self) -> str:
-        # a MyST table directive (caption included): the LaTeX builder picks it, HTML picks the above
+        # a MyST table directive, which the book prefers to the HTML above (conf.py): with its caption
+        # and name, Sphinx numbers the table on the site and in the PDF
         def cell(text: str) -> str:
             return MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
         lines = [f"```{{table}} {cell(self.caption)}".rstrip()]
+        if self.caption:
+            lines.append(f":name: {self.name}")
+        lines += [":class: gradflow-table", ""]
         lines.append("| " + " | ".join(cell(c) for c in self.columns) + " |")
         lines.append("|" + "---|" * len(self.columns))
         lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.formatted_rows()]
