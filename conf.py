@@ -21,6 +21,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "bookbuild.mathml",  # math as MathML at build time: drawn by the browser, no JavaScript
     "bookbuild.images",  # figures with width and height (no layout shift), loaded lazily
+    "bookbuild.pasted_figure",  # a lesson's figure on the landing page, with alt text and caption
     "bookbuild.icons",  # the theme's icon font cut down to the icons the pages show
     "sphinxcontrib.bibtex",
     "sphinx_copybutton",  # a copy button on every code block and code cell

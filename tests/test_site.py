@@ -110,3 +110,16 @@ def test_math_is_mathml_written_at_build_time(site):
             assert "\\" not in formula.get_text(), f"{page.name}: TeX left in {formula}"
     page = soup(site / "lessons" / "shortcut_connections.html")
     assert page.select("div.math > math[display=block]"), "no display math on the shortcut page"
+
+
+def test_landing_page_shows_the_shortcut_chapters_figure(site):
+    """The landing page's summary figure is the shortcut chapter's own gradient figure (the same
+    image file), with alt text, a caption and its size (no layout shift)."""
+    image = soup(site / "docs" / "index.html").select_one("figure#fig-book-summary img")
+    assert image is not None, "the landing page has no summary figure"
+    assert len(image.get("alt", "")) > 80 and image.get("width") and image.get("height")
+    assert (site / "docs" / image["src"]).resolve().is_file()
+    name = image["src"].rsplit("/", 1)[-1]
+    assert name in (site / "lessons" / "shortcut_connections.html").read_text(encoding="utf-8")
+    caption = image.find_parent("figure").select_one("figcaption").get_text()
+    assert "five-layer network" in caption

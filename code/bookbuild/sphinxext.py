@@ -28,7 +28,8 @@ from bookbuild import deps
 
 logger = logging.getLogger(__name__)
 STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside its doctrees
-PASTE = re.compile(r"\{glue(?::\w+)?\}`([^`]+?\.(?:md|ipynb))::")  # a value glued from another page
+# a value or figure glued on another page: {glue:text}`path::key` or {pasted-figure} path::key
+PASTE = re.compile(r"(?:\{glue(?::\w+)?\}`|\{pasted-figure\}\s+)([^`\s]+?\.(?:md|ipynb))::")
 
 
 def is_lesson(path: Path) -> bool:
