@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Sequence
 from html import escape
 
+from gradflow.plots import PLAIN, RESIDUAL, plot_profiles
+
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # a table's name, as {numref} refers to it
 
@@ -119,7 +121,6 @@ class Table:
 # Its data and a small script travel inside its HTML, so it works offline, from file:// and in a
 # downloaded notebook. Text and axes take the page's colour (currentColor), so it reads in light and
 # dark mode; the two series keep the book's colours and differ by dash as well.
-PLAIN_COLOR, RESIDUAL_COLOR = "#D55E00", "#0072B2"  # as gradflow.plots.PLAIN and .RESIDUAL
 ACTIVATION_LABELS = {"gelu": "GELU", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
 # the drawing in SVG units: its width and height, and the plot area's left, right, top and bottom
 FRAME = {"w": 560, "h": 350, "l": 80, "r": 544, "t": 48, "b": 288}
@@ -319,8 +320,8 @@ class ProfileExplorer:
             f'<line x1="{x}" x2="{x + 30}" y1="17" y2="17" stroke="{color}" stroke-width="2.5"{dash}/>'
             f'<text x="{x + 38}" y="23">{label}</text>'
             for x, color, dash, label in (
-                (f["l"], PLAIN_COLOR, "", "without shortcuts"),
-                (f["l"] + 230, RESIDUAL_COLOR, ' stroke-dasharray="7 4"', "with shortcuts"),
+                (f["l"], PLAIN, "", "without shortcuts"),
+                (f["l"] + 230, RESIDUAL, ' stroke-dasharray="7 4"', "with shortcuts"),
             )
         )
         pair = self.profiles[self.activation][d]
@@ -339,9 +340,9 @@ class ProfileExplorer:
             f'<text transform="translate(18 {(f["t"] + f["b"]) / 2}) rotate(-90)" '
             'text-anchor="middle">mean |∂ℒ/∂W|</text>'
             f'<path class="plain" d="{self.path(pair["plain"])}" fill="none" '
-            f'stroke="{PLAIN_COLOR}" stroke-width="2.5"/>'
+            f'stroke="{PLAIN}" stroke-width="2.5"/>'
             f'<path class="residual" d="{self.path(pair["residual"])}" fill="none" '
-            f'stroke="{RESIDUAL_COLOR}" stroke-width="2.5" stroke-dasharray="7 4"/>'
+            f'stroke="{RESIDUAL}" stroke-width="2.5" stroke-dasharray="7 4"/>'
             f"{legend}</svg>"
         )
 
@@ -372,8 +373,6 @@ class ProfileExplorer:
 
     def _picture(self, fmt: str) -> bytes:
         """The first state drawn by matplotlib, as ``fmt`` ("png" or "pdf")."""
-        from gradflow.plots import PLAIN, RESIDUAL, plot_profiles
-
         pair = self.profiles[self.activation][self.depth]
         gaps = {k: [v if v > 0 else float("nan") for v in pair[k]] for k in pair}  # 0: no point
         fig = plot_profiles(

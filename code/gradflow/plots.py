@@ -274,12 +274,12 @@ def plot_training(histories: "dict[str, History]", deep: str, layers: Sequence[i
 # ---- shortcuts in training --------------------------------------------------------------------
 
 
-def _style(spec, deep: bool) -> dict:
+def _style(use_shortcut: bool, deep: bool) -> dict:
     """Line style of a network: colour by family, dash by depth."""
     return {
-        "color": RESIDUAL if spec.use_shortcut else PLAIN,
+        "color": RESIDUAL if use_shortcut else PLAIN,
         "linestyle": DASHES[0] if deep else DASHES[1],
-        "marker": ("o" if spec.use_shortcut else "s") if deep else None,
+        "marker": ("o" if use_shortcut else "s") if deep else None,
         "markevery": 4,
         "markersize": 4,
     }
@@ -296,7 +296,7 @@ def plot_training_curves(
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
         for label, rs in runs.items():
             steps = np.array(rs[0].history.steps)
-            style = _style(rs[0].spec, rs[0].spec.depth == deepest)
+            style = _style(rs[0].spec.use_shortcut, rs[0].spec.depth == deepest)
             for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
                 values = np.array([getattr(r.history, key) for r in rs])  # (seeds, records)
                 ax.plot(steps, values.mean(0), label=label, **style)
@@ -511,8 +511,8 @@ def plot_loss_curves(
     figsize: tuple[float, float] = (10.4, 3.8),
 ) -> plt.Figure:
     """Left, training loss over steps (log scale; mean line, band from the seeds' min to max); right,
-    every seed's final test accuracy as a dot, the mean as a bar. ``guess`` marks the loss of a
-    model that guesses uniformly."""
+    every seed's final test accuracy as a dot, the mean as a bar. ``styles`` holds each run's
+    keyword arguments for ``plot``; ``guess`` marks the loss of a model that guesses uniformly."""
     if not runs:
         raise ValueError("runs is empty")
     missing = set(runs) - set(styles)
@@ -531,7 +531,7 @@ def plot_loss_curves(
             style = styles[label]
             steps = np.array(histories[0].steps)
             loss = np.array([h.train_loss for h in histories])  # (seeds, records)
-            ax_loss.plot(steps, loss.mean(0), label=label, markevery=4, markersize=4, **style)
+            ax_loss.plot(steps, loss.mean(0), label=label, **style)
             ax_loss.fill_between(steps, loss.min(0), loss.max(0), color=style["color"], alpha=0.15)
             accuracy = [h.test_accuracy[-1] for h in histories]
             ax_acc.barh(j, np.mean(accuracy), color=style["color"], alpha=0.35, height=0.6)
@@ -554,11 +554,7 @@ def plot_shortcut_training(
     for (depth, use_shortcut), trained in grid.items():
         label = f"{depth} blocks, {'with' if use_shortcut else 'without'} shortcuts"
         runs[label] = [t.history for t in trained]
-        styles[label] = {
-            "color": RESIDUAL if use_shortcut else PLAIN,
-            "linestyle": DASHES[0] if depth == deepest else DASHES[1],
-            "marker": ("o" if use_shortcut else "s") if depth == deepest else None,
-        }
+        styles[label] = _style(use_shortcut, depth == deepest)
     return plot_loss_curves(runs, styles, guess)
 
 
@@ -575,5 +571,7 @@ def plot_warmup(
             "color": NORM_COLORS[name],
             "linestyle": DASHES[0] if warmup else DASHES[1],
             "marker": "o" if warmup else None,
+            "markevery": 4,
+            "markersize": 4,
         }
     return plot_loss_curves(runs, styles, guess)

@@ -28,6 +28,18 @@ class History:
     block_grad_norms: list[list[float]] = field(default_factory=list)
 
 
+def _check_loop(seed: int, steps: int, lr: float, batch_size: int, record_every: int) -> None:
+    """Raise a clear error if a training loop's settings cannot be used."""
+    check_int(seed, "seed")
+    for value, name in (
+        (steps, "steps"),
+        (batch_size, "batch_size"),
+        (record_every, "record_every"),
+    ):
+        check_positive_int(value, name)
+    check_positive_number(lr, "lr")
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Cross-entropy loss and accuracy of ``model`` on (x, y)."""
@@ -52,13 +64,9 @@ def train_classifier(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(data, Digits):
         raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
-    check_int(seed, "seed")
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    check_positive_int(record_every, "record_every")
+    _check_loop(seed, steps, lr, batch_size, record_every)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
-    check_positive_number(lr, "lr")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     weights = [p for _, p in weight_matrices(model)]
@@ -117,13 +125,10 @@ def train_sequence_model(
     check_model_fits(model, task)
     task.check_problems(train_problems)
     task.check_problems(test_problems)
-    check_int(seed, "seed")
-    for value, name in ((steps, "steps"), (batch_size, "batch_size"), (record_every, "record_every"),
-                        (n_eval, "n_eval")):  # fmt: skip
-        check_positive_int(value, name)
+    _check_loop(seed, steps, lr, batch_size, record_every)
+    check_positive_int(n_eval, "n_eval")
     if check_int(warmup, "warmup") < 0:
         raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
-    check_positive_number(lr, "lr")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_factor(step, warmup))
     gen = torch.Generator().manual_seed(seed)
@@ -171,14 +176,7 @@ def fit_regression(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y hold {x.shape[0]} and {y.shape[0]} examples; they must match")
-    check_int(seed, "seed")
-    for value, name in (
-        (steps, "steps"),
-        (batch_size, "batch_size"),
-        (record_every, "record_every"),
-    ):
-        check_positive_int(value, name)
-    check_positive_number(lr, "lr")
+    _check_loop(seed, steps, lr, batch_size, record_every)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     variance = y.var().item()

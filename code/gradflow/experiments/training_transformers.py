@@ -190,7 +190,7 @@ def first_steps(
         scaled: [
             train(n_layers, seed=s, scaled=scaled, steps=steps, budget=budget).history
             for s in seeds
-        ]  # fmt: skip
+        ]
         for scaled in (False, True)
     }
 
