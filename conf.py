@@ -28,7 +28,7 @@ extensions = [
     "sphinx_exercise",  # {exercise} and {solution}: exercises at the end of every chapter
     "sphinx_togglebutton",  # solutions with :class: dropdown stay folded until opened
     "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
-    "bookbuild.autolink",  # ... and keeps its links when a page is written without being read
+    "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet
     "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
@@ -84,15 +84,6 @@ nitpick_ignore_regex = [
 codeautolink_concat_default = True
 codeautolink_warn_on_missing_inventory = False
 codeautolink_warn_on_failed_resolve = False
-
-
-def setup(app):
-    """The links' four CSS rules live in book.css: one stylesheet fewer to block the first paint."""
-    app.registry.css_files = [
-        (name, attributes)
-        for name, attributes in app.registry.css_files
-        if name != "sphinx-codeautolink.css"
-    ]
 
 
 # -- HTML ---------------------------------------------------------------------------------------

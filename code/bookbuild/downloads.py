@@ -48,7 +48,9 @@ def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode | None
 
 def add_download_menu(app: Sphinx, pagename: str, templatename, context: dict, doctree) -> None:
     """On a lesson's page, a header menu with its executed notebook and its source."""
-    if not _html(app) or doctree is None or pagename not in lessons(app.env):
+    if not _html(app) or doctree is None or pagename not in app.env.found_docs:
+        return
+    if not is_lesson(Path(app.env.doc2path(pagename))):
         return
     buttons = [
         {

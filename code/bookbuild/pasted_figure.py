@@ -29,6 +29,7 @@ from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.images import get_image_size
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class FillPastedFigures(SphinxPostTransform):
                 target.write_bytes(image)
             page = (Path(self.app.builder.outdir) / self.env.docname).parent
             uri = os.path.relpath(target, page).replace(os.sep, "/")
-            width, height = (int.from_bytes(image[i : i + 4], "big") for i in (16, 20))  # IHDR
+            width, height = get_image_size(target)  # as bookbuild.images sizes the others
             node.replace_self(nodes.image(uri=uri, candidates={"*": uri}, alt=node["alt"],
                                           width=str(width), height=str(height)))  # fmt: skip
 
