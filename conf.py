@@ -30,6 +30,7 @@ extensions = [
     "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
     "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet
     "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
+    "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
 ]

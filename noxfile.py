@@ -76,6 +76,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def robustness(session: nox.Session) -> None:
+    """Run every lesson under other kernel paths, thread counts and seeds; table every claim."""
+    install(session, "docs")
+    session.run("python", ".ci/robustness.py", *session.posargs)
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """Live preview on http://127.0.0.1:8000: rebuild on save (same cache as docs), reload the page."""
     install(session, "docs")

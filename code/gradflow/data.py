@@ -7,6 +7,7 @@ import torch
 from sklearn.datasets import load_digits as _sklearn_digits
 
 from gradflow._checks import check_int
+from gradflow.init import book_seed
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Digits:
     bunch = _sklearn_digits()
     x = bunch.data.astype(np.float32)  # (1797, 64), pixel intensities 0..16
     y = bunch.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(x))
+    order = np.random.default_rng(book_seed(seed)).permutation(len(x))
     n_test = round(test_fraction * len(x))
     test, train = order[:n_test], order[n_test:]
     mean = x[train].mean(axis=0)

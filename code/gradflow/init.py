@@ -6,6 +6,7 @@ He follows He et al. (2015), GPT-2's scheme follows Radford et al. (2019) as nan
 """
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,15 +19,34 @@ GPT2_STD = 0.02  # GPT-2's standard deviation for every weight matrix and embedd
 SCHEMES = ("torch", "xavier", "he", "gpt2")  # the names used everywhere in the package
 
 
+def book_seed(seed: int) -> int:
+    """``seed`` shifted by the book-wide offset ``GRADFLOW_SEED_OFFSET`` (0 unless set).
+
+    Every seed the package draws with passes through here, so the whole book can be rerun with other
+    seeds (``nox -s robustness``); a seed a lesson gives ``torch.manual_seed`` itself (a published one,
+    such as Raschka's 123) is left as it is.
+    """
+    check_int(seed, "seed")
+    offset = os.environ.get("GRADFLOW_SEED_OFFSET", "0")
+    try:
+        return seed + int(offset)
+    except ValueError:
+        raise ValueError(f"GRADFLOW_SEED_OFFSET must be a whole number, got {offset!r}") from None
+
+
+def generator(seed: int) -> torch.Generator:
+    """A generator of its own, seeded with ``book_seed(seed)``."""
+    return torch.Generator().manual_seed(book_seed(seed))
+
+
 @contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Draw from PyTorch's generator seeded with ``seed``, restoring the caller's state afterwards."""
     if seed is None:  # draw from the caller's generator as it is
         yield
         return
-    check_int(seed, "seed")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(book_seed(seed))
         yield
 
 

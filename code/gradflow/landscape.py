@@ -18,6 +18,7 @@ from torch import nn
 from torch.func import functional_call
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
+from gradflow.init import generator
 from gradflow.plots import CYCLE, MARKERS, book_style, finish
 
 Direction = dict[str, torch.Tensor]
@@ -56,7 +57,7 @@ def random_direction(model: nn.Module, seed: int = 0) -> Direction:
     """A Gaussian direction shaped like the model's parameters; zero for 1-D ones (biases, norms)."""
     _check_model(model)
     check_int(seed, "seed")
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     return {
         name: (
             torch.randn(p.shape, generator=gen, dtype=p.dtype)

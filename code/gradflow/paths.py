@@ -21,6 +21,7 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
 from gradflow.gradients import record_inputs
+from gradflow.init import generator
 
 
 def _layers(model: nn.Module) -> nn.ModuleList:
@@ -89,7 +90,7 @@ def path_gradients(
     n = sum(model.has_shortcut(i) for i in range(len(_layers(model))))
     if n == 0:
         raise ValueError("model has no residual blocks: build it with use_shortcut=True")
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     means = np.zeros(n + 1)
     for k in range(n + 1):
         norms = []

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_int, check_positive_int
+from gradflow.init import generator
 
 IGNORE = -100  # target of a problem position: cross_entropy skips it (its default ignore_index)
 
@@ -52,7 +53,7 @@ class SortTask:
         problems = torch.tensor(
             list(itertools.product(range(self.n_digits), repeat=self.length))
         )  # (N, length)
-        order = torch.randperm(len(problems), generator=torch.Generator().manual_seed(seed))
+        order = torch.randperm(len(problems), generator=generator(seed))
         n_test = round(test_fraction * len(problems))
         return problems[order[n_test:]], problems[order[:n_test]]
 

@@ -8,6 +8,7 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
+from gradflow.init import generator
 from gradflow.gradients import block_weight_grad_norms, weight_matrices
 from gradflow.tasks import SortTask, answer_accuracy, check_model_fits
 
@@ -68,7 +69,7 @@ def train_classifier(
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
     opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     weights = [p for _, p in weight_matrices(model)]
     history = History()
     n = data.x_train.shape[0]
@@ -131,7 +132,7 @@ def train_sequence_model(
         raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_factor(step, warmup))
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     eval_inputs, eval_targets = task.examples(train_problems[:n_eval])
     history = History()
     for step in range(steps + 1):
@@ -178,7 +179,7 @@ def fit_regression(
         raise ValueError(f"x and y hold {x.shape[0]} and {y.shape[0]} examples; they must match")
     _check_loop(seed, steps, lr, batch_size, record_every)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     variance = y.var().item()
     recorded_steps, errors = [], []
     for step in range(steps + 1):

@@ -12,7 +12,7 @@ import torch
 from gradflow._checks import check_positive_int
 from gradflow.gpt import BLOCKS, GPTConfig, GPTModel
 from gradflow.gradients import PARTS, block_gradient_norms
-from gradflow.init import SCHEMES, seeded
+from gradflow.init import SCHEMES, generator, seeded
 
 TOKEN_SEED_OFFSET = (
     1000  # the tokens of seed s are drawn with seed TOKEN_SEED_OFFSET + s, apart from the weights'
@@ -27,7 +27,7 @@ def random_tokens(cfg: GPTConfig, batch_size: int, seq_len: int, seed: int) -> t
         raise ValueError(
             f"seq_len {seq_len} is longer than the context length {cfg.context_length}"
         )
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     return torch.randint(cfg.vocab_size, (batch_size, seq_len + 1), generator=gen)
 
 
