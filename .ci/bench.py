@@ -37,6 +37,7 @@ BUDGETS = {
     "why_residuals_work": 120,
     "training_transformers": 90,  # issue 12: at most 90 s on one core
 }
+TOTAL_BUDGET = 330  # issue 19: every lesson's bare execution in turn, seeds and all
 
 
 def lesson_script(path: Path) -> str:
@@ -133,7 +134,10 @@ def main() -> None:
             over.append(path.stem)
         budget_text = f"{budget} s" if budget else "-"
         print(f"{path.stem:<28} {seconds:>13.1f} s {budget_text:>8}{flag}", flush=True)
-    print(f"{'sum':<28} {bare:>13.1f} s")
+    flag = "" if bare <= TOTAL_BUDGET else "  OVER BUDGET"
+    if flag:
+        over.append("the sum")
+    print(f"{'sum':<28} {bare:>13.1f} s {TOTAL_BUDGET:>6} s{flag}")
     if not args.lessons_only:
         time_builds(bare)
     if over:
