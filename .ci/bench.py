@@ -11,6 +11,7 @@ lessons it executed. Lesson budgets are set by the issues that add the lessons.
 """
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -81,10 +82,10 @@ def copy_of_the_book(dest: Path) -> Path:
     return dest
 
 
-def time_build(src: Path) -> tuple[float, int]:
-    """Build the book in ``src`` strictly into src/_build; return seconds and lessons executed."""
-    cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS, str(src), f"{src}/_build/html"]
-    cmd += ["-d", f"{src}/_build/doctrees"]
+def time_build(src: Path, out: str = "_build") -> tuple[float, int]:
+    """Build the book in ``src`` strictly into src/``out``; return seconds and lessons executed."""
+    cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS, str(src), f"{src}/{out}/html"]
+    cmd += ["-d", f"{src}/{out}/doctrees"]
     env = {**os.environ, "PYTHONPATH": str(src / "code")}  # the copy's package, not the checkout's
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=src, capture_output=True, text=True, env=env)
@@ -108,15 +109,71 @@ def time_builds(bare: float) -> None:
         clean, n = time_build(src)
         rows = [("clean build", clean, n)]
         rows.append(("rebuild, nothing changed", *time_build(src)))
+        # what the tests' build does after `nox -s docs`: the same sources, another output folder
+        rows.append(("build into another folder", *time_build(src, "_build/other")))
         with lessons[0].open("a", encoding="utf-8") as f:  # a prose edit at the end of a lesson
             f.write("\nA sentence added by the benchmark.\n")
         rows.append(("rebuild after a prose edit", *time_build(src)))
         edit(src / "code/gradflow/gpt.py", "\n", "\n# an edit by the benchmark\n")
         rows.append(("rebuild after editing gpt.py", *time_build(src)))
-    print(f"\n{'build':<32} {'seconds':>8} {'lessons executed':>17} {'vs clean':>9}")
+        experiment = src / "code/gradflow/experiments/shortcut_connections.py"
+        edit(experiment, "\n", "\n# an edit by the benchmark\n")
+        rows.append(("rebuild after editing one chapter's experiment module", *time_build(src)))
+    print(f"\n{'build':<54} {'seconds':>8} {'lessons executed':>17} {'vs clean':>9}")
     for name, seconds, executed in rows:
-        print(f"{name:<32} {seconds:>8.1f} {executed:>17} {seconds / clean:>9.2f}")
+        print(f"{name:<54} {seconds:>8.1f} {executed:>17} {seconds / clean:>9.2f}")
     print(f"clean build / bare execution of every lesson: {clean / bare:.2f} (target <= 1.1)")
+
+
+INCLUDE = re.compile(r"```\{literalinclude\}\s+(\S+)\n(?::[^\n]*\n)*?:pyobject: (\S+)")
+
+
+def _check_lines(node: ast.AST) -> set[int]:
+    """Lines of ``node`` that check arguments: a raise, an ``if`` whose body only raises, a call
+    of a ``check_*`` helper as a statement."""
+    lines: set[int] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.If) and all(isinstance(b, ast.Raise) for b in n.body) and not n.orelse:
+            lines.update(range(n.lineno, n.end_lineno + 1))
+        elif isinstance(n, ast.Raise):
+            lines.update(range(n.lineno, n.end_lineno + 1))
+        elif isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
+            name = ast.unparse(n.value.func)
+            if name.split(".")[-1].startswith("check_"):
+                lines.update(range(n.lineno, n.end_lineno + 1))
+    return lines
+
+
+def code_stats() -> None:
+    """Lines per module of gradflow, its raise statements, and the share of argument checks in
+    the code the chapters print (their literalinclude :pyobject: objects)."""
+    modules = sorted((ROOT / "code" / "gradflow").rglob("*.py"))
+    raises = 0
+    print(f"\n{'module':<48} {'lines':>6} {'raise':>6}")
+    for path in modules:
+        text = path.read_text(encoding="utf-8")
+        n = sum(isinstance(x, ast.Raise) for x in ast.walk(ast.parse(text)))
+        raises += n
+        name = path.relative_to(ROOT / "code").as_posix()
+        print(f"{name:<48} {len(text.splitlines()):>6} {n:>6}")
+    printed = checks = 0
+    for lesson in sorted((ROOT / "lessons").glob("*.md")):
+        for file, obj in INCLUDE.findall(lesson.read_text(encoding="utf-8")):
+            tree = ast.parse((lesson.parent / file).read_text(encoding="utf-8"))
+            node = tree
+            for part in obj.split("."):
+                node = next(
+                    c
+                    for c in ast.iter_child_nodes(node)
+                    if isinstance(c, ast.ClassDef | ast.FunctionDef) and c.name == part
+                )
+            printed += node.end_lineno - node.lineno + 1
+            checks += len(_check_lines(node))
+    print(f"raise statements in gradflow: {raises}")
+    print(
+        f"code the chapters print: {printed} lines, {checks} of them argument checks "
+        f"({checks / max(printed, 1):.1%}; target <= 5 %)"
+    )
 
 
 def main() -> None:
@@ -138,6 +195,7 @@ def main() -> None:
     if flag:
         over.append("the sum")
     print(f"{'sum':<28} {bare:>13.1f} s {TOTAL_BUDGET:>6} s{flag}")
+    code_stats()
     if not args.lessons_only:
         time_builds(bare)
     if over:

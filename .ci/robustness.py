@@ -49,7 +49,11 @@ def run(lesson: Path, variant: str) -> tuple[str, str, list[dict], str | None, f
         env |= {"GRADFLOW_CLAIMS_KEEP_GOING": "1", **VARIANTS[variant]}
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, str(script)], cwd=lesson.parent, capture_output=True, text=True, env=env
+            [sys.executable, str(script)],
+            cwd=lesson.parent,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         seconds = time.perf_counter() - start
         records = []
@@ -85,13 +89,18 @@ def main() -> None:
         if len(lessons) != len(wanted):
             sys.exit(f"no such lesson among {sorted(wanted)}")
     jobs = [(lesson, v) for v in variants for lesson in lessons]
-    print(f"robustness: {len(lessons)} lesson(s) x {len(variants)} variant(s), {args.jobs} at a time")
+    print(
+        f"robustness: {len(lessons)} lesson(s) x {len(variants)} variant(s), {args.jobs} at a time"
+    )
     table: dict[tuple[str, str], dict[str, dict]] = {}
     errors, seconds = [], {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for stem, variant, records, error, took in pool.map(lambda j: run(*j), jobs):
-            print(f"  {stem:<24} {variant:<12} {took:6.1f} s  {len(records)} claims"
-                  + ("  RAISED" if error else ""), flush=True)
+            print(
+                f"  {stem:<24} {variant:<12} {took:6.1f} s  {len(records)} claims"
+                + ("  RAISED" if error else ""),
+                flush=True,
+            )
             seconds[stem, variant] = took
             if error:
                 errors.append(f"{stem} under {variant} raised:\n{error}")

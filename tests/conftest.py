@@ -2,6 +2,7 @@
 temporary folder; lessons whose dependencies did not change come from the execution cache)."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -26,6 +27,23 @@ def lesson(title: str, *cells: str, prose: str = "") -> str:
     return f"{front}\n# {title}\n" + (f"\n{prose}\n" if prose else "") + body
 
 
+def small_book(src: Path, pages: dict[str, str], drop: tuple[str, ...] = ()) -> Path:
+    """A book in ``src`` with the real conf.py and docs/ and the given ``lessons/<name>.md`` pages,
+    all in its table of contents. The ledger and the glossary go (they refer to the real lessons),
+    and so do the ``drop`` pages of docs/."""
+    shutil.copytree(ROOT / "docs", src / "docs")
+    for page in ("ledger.md", "glossary.md", *drop):
+        (src / "docs" / page).unlink(missing_ok=True)
+    shutil.copy(ROOT / "conf.py", src / "conf.py")
+    (src / "lessons").mkdir()
+    for name, text in pages.items():
+        (src / "lessons" / f"{name}.md").write_text(text)
+    docs = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
+    toctree = "\n".join([*(f"../lessons/{name}" for name in pages), *docs])
+    (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")
+    return src
+
+
 def sphinx_build(
     srcdir: Path, outdir: Path, env: dict | None = None
 ) -> subprocess.CompletedProcess:
@@ -33,6 +51,13 @@ def sphinx_build(
     cmd = [sys.executable, "-m", "sphinx", *SPHINX_OPTIONS]
     cmd += [str(srcdir), str(outdir), "-d", str(outdir.parent / "doctrees")]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=srcdir, env=env)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that is neither a site test nor a build test belongs to the unit tier."""
+    for item in items:
+        if not any(any(item.iter_markers(name)) for name in ("site", "build")):
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

@@ -166,7 +166,15 @@ def test_the_build_lists_every_claim_of_every_chapter(site):
     names = [(r["chapter"], r["name"]) for r in records]
     assert len(names) == len(set(names)), "a claim's name is used twice in one chapter"
     for r in records:
-        assert r["holds"] and set(r) == {"page", "chapter", "name", "value", "rule", "margin", "holds"}
+        assert r["holds"] and set(r) == {
+            "page",
+            "chapter",
+            "name",
+            "value",
+            "rule",
+            "margin",
+            "holds",
+        }
         assert r["margin"] is None or r["margin"] > 0 or "=" in r["rule"]
         if r["value"] is not None and r["margin"] is not None:
             assert r["margin"] == pytest.approx(margin(r["value"], r["rule"]))

@@ -1,7 +1,7 @@
 """Protects the build engine's dependency analysis (bookbuild.deps) on small packages and lessons
 written into a temporary folder: a lesson depends on its code cells, on every module of the package
 it reaches (directly, transitively, through `from package import module`, through a package's
-__init__), on files its code names, and on the pinned environment; a module nobody imports and an
+__init__), on files its code names, and on the versions of the packages it runs with (not test or lint tools); a module nobody imports and an
 import under `if TYPE_CHECKING:` are not dependencies."""
 
 import textwrap
@@ -87,10 +87,24 @@ def test_prose_edit_changes_nothing_and_code_edit_does(book):
     assert deps.changes(before, deps.fingerprint(path, book)) == ["code cells"]
 
 
-def test_environment_pins_are_a_dependency(book):
+def test_the_runtime_packages_are_what_the_lessons_run_with():
+    from importlib.metadata import version
+
+    runtime = deps.runtime_packages()
+    for name in ("torch", "numpy", "matplotlib", "myst-nb", "ipykernel", "jupyter-cache"):
+        assert runtime[name] == version(name)  # the package, its docs extra, and theirs
+    for tool in ("pytest", "ruff", "playwright", "check-jsonschema"):
+        assert tool not in runtime  # test and lint tools never run a lesson
+    assert "gradflow" not in runtime  # its code is hashed file by file
+
+
+def test_a_runtime_package_version_is_a_dependency(book, monkeypatch):
     path = lesson(book, "import gradflow.a")
     before = deps.fingerprint(path, book)
-    (book / ".ci" / "constraints.txt").write_text("torch==2.13.0\nnumpy==2.4.6\n")
+    (book / ".ci" / "constraints.txt").write_text("torch==2.13.0\nruff==0.0.1\n")
+    assert deps.fingerprint(path, book) == before  # a pin of a tool changes nothing
+    runtime = deps.runtime_packages()
+    monkeypatch.setattr(deps, "runtime_packages", lambda: {**runtime, "numpy": "0.0.1"})
     assert deps.changes(before, deps.fingerprint(path, book)) == ["environment"]
 
 

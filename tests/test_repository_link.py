@@ -2,39 +2,28 @@
 repository and to "edit this page" on it; without it, no page carries such a link (no dead link)."""
 
 import os
-import shutil
 
 import pytest
 
-from conftest import ROOT, sphinx_build
+from conftest import small_book, sphinx_build
+
+pytestmark = pytest.mark.build  # small Sphinx builds of their own: not the unit tier
 
 URL = "https://github.com/example-owner/shortcut-connections"
 
 
 @pytest.fixture(scope="module")
-def small_book(tmp_path_factory):
+def book(tmp_path_factory):
     """The book's configuration and reference pages with one short page in lessons/."""
-    src = tmp_path_factory.mktemp("book")
-    shutil.copytree(ROOT / "docs", src / "docs")
-    # the ledger pastes values from the real lessons, the glossary refers to their sections: both
-    # need lessons that are absent here
-    (src / "docs" / "ledger.md").unlink()
-    (src / "docs" / "glossary.md").unlink()
-    shutil.copy(ROOT / "conf.py", src / "conf.py")
-    (src / "lessons").mkdir()
-    (src / "lessons" / "page.md").write_text("# A page\n\nSome text.\n")
-    pages = sorted(p.stem for p in (src / "docs").glob("*.md") if p.stem != "index")
-    toctree = "\n".join(["../lessons/page", *pages])
-    (src / "docs" / "index.md").write_text(f"# Test book\n\n```{{toctree}}\n{toctree}\n```\n")
-    return src
+    return small_book(tmp_path_factory.mktemp("book") / "src", {"page": "# A page\n\nSome text.\n"})
 
 
 @pytest.mark.parametrize("url", [URL, None])
-def test_repository_and_edit_buttons_follow_the_setting(small_book, tmp_path, url):
+def test_repository_and_edit_buttons_follow_the_setting(book, tmp_path, url):
     env = {k: v for k, v in os.environ.items() if k != "BOOK_REPOSITORY_URL"}
     if url:
         env["BOOK_REPOSITORY_URL"] = url + "/"  # a trailing slash must not double up
-    result = sphinx_build(small_book, tmp_path / "html", env=env)
+    result = sphinx_build(book, tmp_path / "html", env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     for page, source in (
         ("lessons/page.html", "lessons/page.md"),

@@ -75,6 +75,16 @@ def test_only_documentation_options_blocks_the_first_paint(site):
     assert [src.split("?")[0] for src in blocking] == ["../_static/documentation_options.js"]
 
 
+@pytest.mark.site
+def test_the_theme_styles_load_without_its_icon_script(site):
+    for page in ("docs/index.html", "lessons/shortcut_connections.html", "search.html"):
+        head = BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser").head
+        styles = [link["href"].split("?")[0] for link in head.find_all("link", rel="stylesheet")]
+        assert any(href.endswith("_static/styles/theme.css") for href in styles), page
+        scripts = [s["src"] for s in head.find_all("script", src=True)]
+        assert not any("fontawesome.js" in src for src in scripts), f"{page} loads fontawesome.js"
+
+
 # Font Awesome's published code points of icons the theme shows (fontawesome.com/icons)
 ICONS = {
     "magnifying-glass": 0xF002,  # search

@@ -5,13 +5,15 @@ environment. Each dependency is hashed, so a change can be named."""
 import ast
 import hashlib
 import platform
+import re
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 PACKAGE = "gradflow"  # the package whose modules the lessons import
-CONSTRAINTS = Path(".ci") / "constraints.txt"  # the pinned environment, relative to the root
-VERSIONED = ("torch",)  # installed packages whose version is part of the environment
+RUNTIME_EXTRAS = ("docs",)  # what the lessons execute with: the package, its docs extra, and theirs
 
 
 def _digest(data: bytes) -> str:
@@ -107,16 +109,39 @@ def lesson_code(path: Path) -> str:
     return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
-def environment(root: Path) -> str:
-    """The pinned environment as text: the constraints file, Python's and torch's versions."""
-    constraints = root / CONSTRAINTS
-    lines = [constraints.read_text(encoding="utf-8") if constraints.is_file() else ""]
-    lines.append(f"python {platform.python_version()}")
-    for dist in VERSIONED:
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_packages(package: str = PACKAGE, extras: Iterable[str] = RUNTIME_EXTRAS) -> dict:
+    """The installed version of every package ``package`` needs at run time with ``extras``,
+    followed through their own requirements (``package`` itself, editable, is hashed as code)."""
+    versions: dict[str, str] = {}
+    todo, seen = [(package, tuple(extras))], set()
+    while todo:
+        name, wanted = todo.pop()
+        if (_canonical(name), wanted) in seen:
+            continue
+        seen.add((_canonical(name), wanted))
         try:
-            lines.append(f"{dist} {version(dist)}")
+            dist = distribution(name)
         except PackageNotFoundError:
-            lines.append(f"{dist} not installed")
+            versions.setdefault(_canonical(name), "not installed")
+            continue
+        if _canonical(name) != _canonical(package):
+            versions[_canonical(name)] = dist.version
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in (*wanted, "")):
+                todo.append((req.name, tuple(sorted(req.extras))))
+    return versions
+
+
+def environment(root: Path) -> str:
+    """What the lessons execute with, as text: Python's version and every runtime package's (torch
+    among them). Tools that never run a lesson (ruff, pytest) are not part of it."""
+    lines = [f"python {platform.python_version()}"]
+    lines += [f"{name} {v}" for name, v in sorted(runtime_packages().items())]
     return "\n".join(lines)
 
 

@@ -3,16 +3,19 @@ parallel.
 
 MyST-NB's cache (jupyter-cache) keys a notebook on its code cells only: after a change to the
 package a lesson imports, it would serve the old outputs. Before Sphinx reads anything, this
-extension fingerprints every lesson's dependencies (``bookbuild.deps``). A lesson whose fingerprint
-changed loses its cached execution and is read again; so is every page that pastes glued values
-from it. The lessons that must execute run in parallel, one process per core, and their results go
-into the cache, where MyST-NB then finds them. The fingerprints are saved only when a build
-succeeds, so a failed build never leaves a lesson marked as done, and they are saved beside the
-build's own doctrees: two builds that share the cache but not their pages (the site and the tests'
-build) each know what their own pages were made from.
+extension fingerprints every lesson's dependencies (``bookbuild.deps``) and keeps each execution's
+fingerprint in its own cache record (the record's ``data``). An execution whose fingerprint differs
+from the lesson's is dropped, and the lesson executes again; the lessons that must execute run in
+parallel, one process per core, and their results go into the cache, where MyST-NB then finds them.
+Any build of the same sources, in any output folder, so reuses a valid execution: the tests' build
+and the PDF after the site's build execute nothing.
 
-Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path``; the
-fingerprints are kept in ``bookbuild.json`` in the doctrees folder.
+Whether a page must be read again is a question for each build's own pages: the fingerprints its
+pages were made from are saved beside its doctrees (``bookbuild.json``), only when the build
+succeeds, so a failed build never leaves a page marked as done. A lesson whose execution is newer
+than its page is read again, and so is every page that pastes glued values from it.
+
+Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path``.
 """
 
 import json
@@ -52,6 +55,9 @@ def _execute(path: str, timeout: int) -> tuple[str, object, str | None]:
         allow_errors=False,
         timeout=timeout,
         meta_override=True,
+        # the kernel's own warnings (such as "running over TCP without encryption") stay out of
+        # the build log; a cell's errors still reach it through the notebook
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     return path, notebook, None if result.err is None else result.exc_string
 
@@ -62,21 +68,26 @@ def _cache(app):
     return get_cache(app.config.nb_execution_cache_path)
 
 
-def _execute_in_parallel(app, lessons: list[Path]) -> None:
-    """Execute the lessons that have no cached execution, one process per core, and cache them."""
-    from jupyter_cache.base import CacheBundleIn
+def _record(cache, path: Path):
+    """The cache record of the lesson at ``path`` (matched on its code cells), or None."""
     from myst_nb.core.read import read_myst_markdown_notebook
 
-    cache = _cache(app)
-    todo = []
-    for path in lessons:
-        notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"))
-        try:
-            cache.match_cache_notebook(notebook)
-        except KeyError:
-            todo.append(str(path))
-    if not todo:
+    notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"))
+    try:
+        return cache.match_cache_notebook(notebook)
+    except KeyError:
+        return None
+
+
+def _execute_in_parallel(app, lessons: dict[Path, dict]) -> None:
+    """Execute ``lessons`` (path: fingerprint), one process per core; cache each success with its
+    fingerprint."""
+    from jupyter_cache.base import CacheBundleIn
+
+    if not lessons:
         return
+    cache = _cache(app)
+    todo = [str(p) for p in lessons]
     workers = min(len(todo), os.cpu_count() or 1)
     logger.info(f"[bookbuild] executing {len(todo)} lesson(s) in {workers} process(es)")
     context = multiprocessing.get_context("spawn")
@@ -86,7 +97,8 @@ def _execute_in_parallel(app, lessons: list[Path]) -> None:
             if (
                 error is None
             ):  # only a success is cached; MyST-NB runs a failure again and reports it
-                bundle = CacheBundleIn(notebook, path, data={})
+                data = {"fingerprint": lessons[Path(path)]}
+                bundle = CacheBundleIn(notebook, path, data=data)
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
             else:
                 logger.info(f"[bookbuild] {path} raised; MyST-NB runs it again to report the error")
@@ -98,22 +110,26 @@ def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
     state_path = Path(app.doctreedir) / STATE
     saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
     cache = _cache(app)
-    records = cache.list_cache_records()
-    state, stale, reread = {}, set(), set(added) | set(changed)
+    state, stale, reread, execute = {}, set(), set(added) | set(changed), {}
     for docname in sorted(env.found_docs):
         path = Path(env.doc2path(docname))
         if not is_lesson(path):
             continue
         key = path.relative_to(root).as_posix()
         state[key] = deps.fingerprint(path, root)
-        why = deps.changes(saved.get(key), state[key]) if saved.get(key) != state[key] else []
-        if why:
-            # forget the cached execution first: a record made with other dependencies is stale
-            for record in records:
-                if Path(record.uri).resolve() == path.resolve():
-                    cache.remove_cache(record.pk)
+        record = _record(cache, path)
+        executed_with = (record.data or {}).get("fingerprint") if record is not None else None
+        if executed_with != state[key]:
+            for old in cache.list_cache_records():  # this lesson's executions are all stale
+                if Path(old.uri).resolve() == path.resolve():
+                    cache.remove_cache(old.pk)
+            execute[path] = state[key]
             stale.add(docname)
+            why = deps.changes(executed_with, state[key])
             logger.info(f"[bookbuild] {key}: executes again ({', '.join(why)})")
+        elif saved.get(key) != state[key] and docname not in reread:
+            stale.add(docname)  # this build's page was made from an older execution
+            logger.info(f"[bookbuild] {key}: page read again, from the cached execution")
         elif docname not in reread:
             logger.info(f"[bookbuild] {key}: dependencies unchanged, page and execution reused")
     reread |= stale
@@ -128,8 +144,7 @@ def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
                     logger.info(f"[bookbuild] {docname}: read again (pastes values from {target})")
                     break
     app.bookbuild_state = state
-    lessons = [Path(env.doc2path(d)) for d in sorted(reread | stale)]
-    _execute_in_parallel(app, [p for p in lessons if is_lesson(p)])
+    _execute_in_parallel(app, execute)
     return sorted(stale)
 
 

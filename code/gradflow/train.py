@@ -8,8 +8,8 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
-from gradflow.init import generator
 from gradflow.gradients import block_weight_grad_norms, weight_matrices
+from gradflow.init import generator
 from gradflow.tasks import SortTask, answer_accuracy, check_model_fits
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
