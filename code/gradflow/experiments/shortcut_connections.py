@@ -65,7 +65,9 @@ def depth_profiles(
     return out
 
 
-def smallest_deep_gains(seeds: Sequence[int] = tuple(range(123, 128)), from_depth: int = 10) -> list[float]:
+def smallest_deep_gains(
+    seeds: Sequence[int] = tuple(range(123, 128)), from_depth: int = 10
+) -> list[float]:
     """For each seed, the smallest first-layer ratio with / without shortcuts over ``depth_profiles``.
 
     The smallest over every activation and every depth of ``DEPTHS`` from ``from_depth`` on: how far
