@@ -262,7 +262,9 @@ def test_median_and_range_by_hand(values, expected):
 def test_summarise_runs_by_hand():
     # two layers, two records per run; the numbers are chosen so that every median is easy by hand
     def run(loss, acc, updates, spreads):
-        history = History(steps=[0, 10], train_loss=loss, test_accuracy=acc, relative_update=updates)
+        history = History(
+            steps=[0, 10], train_loss=loss, test_accuracy=acc, relative_update=updates
+        )
         return SeedRun(history, *spreads)
 
     runs = {
@@ -289,7 +291,9 @@ def test_train_seeds_trains_each_seed_as_train_classifier_does(digits):
     assert list(runs) == [0, 1]
     model = build_mlp(3, width=8, activation="sigmoid", seed=1)
     spread_init = last_input_spread(model, x)
-    history = train_classifier(model, digits, steps=6, lr=0.1, batch_size=64, seed=1, record_every=3)
+    history = train_classifier(
+        model, digits, steps=6, lr=0.1, batch_size=64, seed=1, record_every=3
+    )
     assert runs[1].history == history
     assert runs[1].spread_init == spread_init
     assert runs[1].spread_trained == last_input_spread(model, x)
