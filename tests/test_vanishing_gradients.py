@@ -2,7 +2,8 @@
 
 The gradient profile is checked on chains of scalar linear layers, whose gradients are powers of the
 weight derived by hand; the initialisation schemes against the standard deviations of Glorot & Bengio
-(2010) and He et al. (2015); the digits split for determinism; and bad input for clear errors.
+(2010) and He et al. (2015); the digits split for determinism; the summaries over seeds against
+medians worked out by hand; and bad input for clear errors.
 """
 
 import math
@@ -14,19 +15,24 @@ from torch import nn
 from gradflow.data import load_digits
 from gradflow.experiments.vanishing_gradients import (
     INIT_SWEEP,
+    SeedRun,
     default_weight_scale,
     depth_profiles,
     digits_batch,
     first_to_last,
     init_sweep,
+    last_input_spread,
+    median_and_range,
     per_layer_factor,
+    summarise_runs,
+    train_seeds,
     weight_gradient_norms,
 )
 from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.init import init_weights
 from gradflow.mlp import build_mlp
 from gradflow.plots import plot_depth_profiles, plot_init_sweep, plot_training
-from gradflow.train import train_classifier
+from gradflow.train import History, train_classifier
 
 
 def scalar_chain(weights: list[float]) -> nn.Sequential:
@@ -234,3 +240,63 @@ def test_init_sweep_needs_a_known_scheme(digits):
         init_sweep("tanh", x, y, depth=3, schemes=[])
     with pytest.raises(ValueError, match="unknown scheme 'orthogonal'"):
         init_sweep("tanh", x, y, depth=3, schemes=["orthogonal"])
+
+
+@pytest.mark.parametrize("depths", [[1], [2, 5, 9]])
+def test_depth_profiles_has_one_norm_per_layer(digits, depths):
+    x, y = digits_batch(digits, 16)
+    profiles = depth_profiles("tanh", depths, x, y, width=8)
+    assert {d: len(p) for d, p in profiles.items()} == {d: d for d in depths}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([3.0], (3.0, 3.0, 3.0)), ([5, 1, 4], (4.0, 1.0, 5.0)), ([2, 9, 1, 4], (3.0, 1.0, 9.0))],
+)
+def test_median_and_range_by_hand(values, expected):
+    assert median_and_range(values) == expected
+    with pytest.raises(ValueError, match="values is empty"):
+        median_and_range([])
+
+
+def test_summarise_runs_by_hand():
+    # two layers, two records per run; the numbers are chosen so that every median is easy by hand
+    def run(loss, acc, updates, spreads):
+        history = History(
+            steps=[0, 10], train_loss=loss, test_accuracy=acc, relative_update=updates
+        )
+        return SeedRun(history, *spreads)
+
+    runs = {
+        0: run([2.0, 1.0], [0.1, 0.6], [[0.1, 1.0], [0.3, 1.0]], (1.0, 2.0)),  # mean update 0.2, 1
+        1: run([2.2, 0.5], [0.1, 0.9], [[0.5, 2.0], [0.5, 2.0]], (3.0, 4.0)),  # 0.5, 2
+        2: run([2.1, 0.7], [0.1, 0.8], [[1.0, 1.0], [1.0, 3.0]], (5.0, 6.0)),  # 1, 2
+    }
+    summary = summarise_runs(runs)
+    assert summary["loss_start"] == pytest.approx((2.1, 2.0, 2.2))
+    assert summary["loss_end"] == pytest.approx((0.7, 0.5, 1.0))
+    assert summary["accuracy"] == pytest.approx((0.8, 0.6, 0.9))
+    assert summary["update_first"] == pytest.approx((0.5, 0.2, 1.0))
+    assert summary["update_last"] == pytest.approx((2.0, 1.0, 2.0))
+    assert summary["update_span"] == pytest.approx((4.0, 2.0, 5.0))  # 1 / 0.2, 2 / 0.5, 2 / 1
+    assert summary["spread_init"] == pytest.approx((3.0, 1.0, 5.0))
+    assert summary["spread_trained"] == pytest.approx((4.0, 2.0, 6.0))
+    with pytest.raises(ValueError, match="runs is empty"):
+        summarise_runs({})
+
+
+def test_train_seeds_trains_each_seed_as_train_classifier_does(digits):
+    x, _ = digits_batch(digits, 32)
+    runs = train_seeds("sigmoid", 3, digits, x, seeds=[0, 1], width=8, steps=6, record_every=3)
+    assert list(runs) == [0, 1]
+    model = build_mlp(3, width=8, activation="sigmoid", seed=1)
+    spread_init = last_input_spread(model, x)
+    history = train_classifier(
+        model, digits, steps=6, lr=0.1, batch_size=64, seed=1, record_every=3
+    )
+    assert runs[1].history == history
+    assert runs[1].spread_init == spread_init
+    assert runs[1].spread_trained == last_input_spread(model, x)
+    assert runs[0].history.train_loss != runs[1].history.train_loss  # another seed, another run
+    with pytest.raises(ValueError, match="seeds is empty"):
+        train_seeds("sigmoid", 3, digits, x, seeds=[])

@@ -1,4 +1,5 @@
-"""Experiments of the lesson on vanishing gradients: sweeps over depth and initialisation.
+"""Experiments of the lesson on vanishing gradients: sweeps over depth and initialisation, and
+plain networks trained once per seed.
 
 Everything here builds plain classifiers (``gradflow.mlp.build_mlp``, no shortcuts) on the digits and
 measures one thing: the Frobenius norm of each layer's weight gradient after one backward pass on a
@@ -7,7 +8,9 @@ sweep follows Glorot & Bengio (2010) and He et al. (2015).
 """
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,6 +20,7 @@ from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import init_weights, seeded
 from gradflow.mlp import build_mlp, check_activation
+from gradflow.train import History, train_classifier
 
 
 def digits_batch(data: Digits, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,3 +164,71 @@ def init_sweep(
         init_weights(model, INIT_SWEEP[scheme], seed=seed, zero_bias=False)  # biases as PyTorch's
         out[scheme] = weight_gradient_norms(model, x, y)
     return out
+
+
+@dataclass
+class SeedRun:
+    """One seed's training run of a plain classifier on the digits."""
+
+    history: History  # what train_classifier recorded every record_every steps
+    spread_init: float  # last_input_spread of the batch at initialisation
+    spread_trained: float  # the same after training
+
+    def mean_update(self) -> list[float]:
+        """Each weight matrix's relative update ||dW|| / ||W|| per step, averaged over the records."""
+        return torch.tensor(self.history.relative_update).mean(dim=0).tolist()  # (layers,)
+
+
+def train_seeds(
+    activation: str,
+    depth: int,
+    data: Digits,
+    x: torch.Tensor,
+    seeds: Iterable[int],
+    width: int = 64,
+    steps: int = 800,
+    lr: float = 0.1,
+    record_every: int = 20,
+) -> dict[int, SeedRun]:
+    """Train the same plain network with SGD once per seed, which draws its weights and its
+    minibatches of 64; ``x`` is the batch whose forward spread is measured before and after."""
+    check_tensor(x, "x", ndim=2)
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    runs = {}
+    for seed in seeds:
+        model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
+        spread_init = last_input_spread(model, x)
+        history = train_classifier(model, data, steps=steps, lr=lr, batch_size=64,
+                                   optimizer="sgd", seed=seed, record_every=record_every)  # fmt: skip
+        runs[seed] = SeedRun(history, spread_init, last_input_spread(model, x))
+    return runs
+
+
+def median_and_range(values: Iterable[float]) -> tuple[float, float, float]:
+    """The median, the smallest and the largest of ``values`` (over seeds, say)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values is empty: the median needs at least one value")
+    return statistics.median(values), min(values), max(values)
+
+
+def summarise_runs(runs: dict[int, SeedRun]) -> dict[str, tuple[float, float, float]]:
+    """Median, smallest and largest over the seeds of each number the lesson reports of a training:
+    loss at the first and last record, final test accuracy, first and last layer's mean relative
+    update and their ratio (last over first), and the forward spread before and after training."""
+    if not runs:
+        raise ValueError("runs is empty: give at least one seed's run")
+    updates = [run.mean_update() for run in runs.values()]
+    per_seed = {
+        "loss_start": [run.history.train_loss[0] for run in runs.values()],
+        "loss_end": [run.history.train_loss[-1] for run in runs.values()],
+        "accuracy": [run.history.test_accuracy[-1] for run in runs.values()],
+        "update_first": [u[0] for u in updates],
+        "update_last": [u[-1] for u in updates],
+        "update_span": [u[-1] / u[0] for u in updates],
+        "spread_init": [run.spread_init for run in runs.values()],
+        "spread_trained": [run.spread_trained for run in runs.values()],
+    }
+    return {key: median_and_range(values) for key, values in per_seed.items()}
