@@ -299,9 +299,13 @@ def plot_training_curves(
             style = _style(rs[0].spec.use_shortcut, rs[0].spec.depth == deepest)
             for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
                 values = np.array([getattr(r.history, key) for r in rs])  # (seeds, records)
-                ax.plot(steps, np.median(values, 0), label=label, **style)
+                ax.plot(steps, np.nanmedian(values, 0), label=label, **style)
                 ax.fill_between(
-                    steps, values.min(0), values.max(0), color=style["color"], alpha=0.15
+                    steps,
+                    np.nanmin(values, 0),
+                    np.nanmax(values, 0),
+                    color=style["color"],
+                    alpha=0.15,
                 )
         ax_loss.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
         ax_acc.set(xlabel="training step", ylabel="test accuracy", ylim=(0, 1))
