@@ -1,10 +1,14 @@
 """Protects gradflow.experiments.shortcuts_in_training and gradflow.mlp.ScaledShortcutMLP: the branch-scaled residual network computes
 ``x + scale * relu(W x + b)`` (checked by hand and against the book's ShortcutMLP),
 the depth sweep measures the gradient that
-autograd gives, training is deterministic for a fixed seed, and bad input raises a clear error."""
+autograd gives, training is deterministic for a fixed seed, the cheap sharpness summary equals the
+one read off a whole loss plane, folding the branch scale into the weights leaves the
+filter-normalised landscape as it was, and bad input raises a clear error."""
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,8 +20,11 @@ from gradflow.experiments.shortcuts_in_training import (
     degradation_experiment,
     depth_sweep,
     final_metrics,
+    sharpness,
+    spread,
 )
-from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP
+from gradflow.landscape import filter_normalized_direction, grid_coordinates, loss_plane, loss_rise
+from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP, fold_branch_scale
 
 
 def test_branch_scale_one_is_the_books_shortcut_mlp():
@@ -78,13 +85,63 @@ def test_training_is_deterministic_for_a_fixed_seed(digits):
         assert h1.train_loss[-1] < h1.train_loss[0]  # and it does learn something
 
 
+def test_shortcuts_selects_the_families(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=2, record_every=2, seeds=(0,))
+    plain = degradation_experiment(replace(config, shortcuts=(False,)), digits)
+    assert list(plain) == ["plain, 1 layers", "plain, 2 layers"]
+
+
 def test_final_metrics_by_hand(digits):
     config = DegradationConfig(shallow=1, deep=2, steps=5, record_every=5, seeds=(0, 1))
     runs = degradation_experiment(config, digits)["plain, 1 layers"]
     losses = [r.history.train_loss[-1] for r in runs]
     m = final_metrics(runs)
     assert m["loss_mean"] == pytest.approx(sum(losses) / 2)
+    assert m["loss_median"] == pytest.approx(sum(losses) / 2)  # the median of two is their mean
     assert m["loss_min"] == min(losses) and m["loss_max"] == max(losses)
+
+
+def test_a_diverged_run_counts_as_an_infinite_loss(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=2, record_every=2, seeds=(0, 1, 2))
+    runs = degradation_experiment(config, digits)["plain, 1 layers"]
+    runs[1].history.train_loss[-1] = float("nan")
+    m = final_metrics(runs)
+    assert m["loss_max"] == math.inf and math.isfinite(m["loss_median"])
+    assert m["loss_median"] == max(r.history.train_loss[-1] for r in (runs[0], runs[2]))
+
+
+def test_spread_by_hand():
+    assert spread([3.0, 1.0, 10.0, 2.0, 4.0]) == {"median": 3.0, "min": 1.0, "max": 10.0}
+    with pytest.raises(ValueError, match="values is empty"):
+        spread([])
+
+
+@pytest.mark.parametrize("use_shortcut", [False, True])
+def test_sharpness_equals_the_rise_read_off_the_whole_plane(digits, use_shortcut):
+    model = build_network(NetSpec(depth=3, use_shortcut=use_shortcut, init="he"), seed=5)
+    coords = grid_coordinates(1.0, 9)  # -1, -0.75, ..., 1
+    d1, d2 = filter_normalized_direction(model, 1), filter_normalized_direction(model, 2)
+    plane = loss_plane(model, digits.x_train, digits.y_train, d1, d2, coords)
+    s = sharpness(model, digits, distances=(0.5, 1.0), direction_seeds=(1, 2))
+    assert s.centre == pytest.approx(plane[4, 4], rel=1e-6)
+    for d in (0.5, 1.0):
+        assert s.rise[d] == pytest.approx(loss_rise(plane, coords, d), rel=1e-5)
+    on_axes = [0, 2, 4, 6, 8]  # -1, -0.5, 0, 0.5, 1: the points sharpness evaluates
+    cross = np.concatenate([plane[4, on_axes], plane[on_axes, 4]])
+    assert s.lowest_at_centre == bool(cross.min() >= plane[4, 4])
+
+
+def test_folding_the_branch_scale_leaves_the_landscape_as_it_was(digits):
+    model = build_network(NetSpec(depth=4, use_shortcut=True, init="he", scale_branches=True), 0)
+    folded = fold_branch_scale(model)
+    assert folded.branch_scale == 1.0 and model.branch_scale == pytest.approx(0.5)
+    x, y = digits.x_train[:200], digits.y_train[:200]
+    coords = grid_coordinates(1.0, 5)
+    planes = [
+        loss_plane(m, x, y, filter_normalized_direction(m, 1), filter_normalized_direction(m, 2), coords)
+        for m in (model, folded)
+    ]  # fmt: skip
+    assert np.allclose(planes[0], planes[1], rtol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +174,7 @@ def test_bad_branch_scale_and_inputs_are_rejected(digits):
         ({"lr": float("nan")}, ValueError, "lr must be a positive number"),
         ({"seeds": ()}, ValueError, "seeds is empty"),
         ({"deep": 0}, ValueError, "deep must be >= 1"),
+        ({"shortcuts": ()}, ValueError, "shortcuts must be False, True or both"),
     ],
 )
 def test_degradation_config_rejects_bad_settings(kwargs, error, message):

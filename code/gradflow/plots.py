@@ -288,7 +288,7 @@ def _style(use_shortcut: bool, deep: bool) -> dict:
 def plot_training_curves(
     runs: dict[str, list], figsize: tuple[float, float] = (9.6, 3.8)
 ) -> plt.Figure:
-    """Training loss (log scale) and test accuracy over steps: mean line, band from min to max."""
+    """Training loss (log scale) and test accuracy over steps: median line, band from min to max."""
     if not runs:
         raise ValueError("runs is empty")
     deepest = max(rs[0].spec.depth for rs in runs.values())
@@ -299,9 +299,13 @@ def plot_training_curves(
             style = _style(rs[0].spec.use_shortcut, rs[0].spec.depth == deepest)
             for ax, key in ((ax_loss, "train_loss"), (ax_acc, "test_accuracy")):
                 values = np.array([getattr(r.history, key) for r in rs])  # (seeds, records)
-                ax.plot(steps, values.mean(0), label=label, **style)
+                ax.plot(steps, np.nanmedian(values, 0), label=label, **style)
                 ax.fill_between(
-                    steps, values.min(0), values.max(0), color=style["color"], alpha=0.15
+                    steps,
+                    np.nanmin(values, 0),
+                    np.nanmax(values, 0),
+                    color=style["color"],
+                    alpha=0.15,
                 )
         ax_loss.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
         ax_acc.set(xlabel="training step", ylabel="test accuracy", ylim=(0, 1))

@@ -19,6 +19,7 @@ from gradflow._checks import check_positive_int, check_positive_number, check_te
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import SCHEMES
+from gradflow.landscape import filter_normalized_direction, loss_line
 from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation
 from gradflow.train import OPTIMIZERS, History, train_classifier
 
@@ -122,10 +123,11 @@ class DegradationConfig:
     scale_branches: bool = True  # residual branches scaled by 1 / sqrt(depth)
     optimizer: str = "sgd"  # "sgd" (plain, no momentum) or "adam", same for all networks
     lr: float = 0.05  # constant learning rate
-    steps: int = 500  # minibatch updates per run
+    steps: int = 400  # minibatch updates per run
     batch_size: int = 64  # digits per minibatch
     record_every: int = 25  # steps between two evaluations on the full training and test sets
-    seeds: tuple[int, ...] = (0, 1, 2)  # one run per seed: weights and minibatch order
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one run per seed: weights and minibatch order
+    shortcuts: tuple[bool, ...] = (False, True)  # which families to train: plain, residual or both
 
     def __post_init__(self):
         for name in ("shallow", "deep", "width", "steps", "batch_size", "record_every"):
@@ -139,12 +141,14 @@ class DegradationConfig:
         check_positive_number(self.lr, "lr")
         if len(self.seeds) == 0:
             raise ValueError("seeds is empty: give at least one seed")
+        if not self.shortcuts or not set(self.shortcuts) <= {False, True}:
+            raise ValueError(f"shortcuts must be False, True or both, got {self.shortcuts!r}")
 
     def specs(self) -> list[NetSpec]:
-        """The four networks: plain and residual, shallow and deep."""
+        """The networks to train: shallow and deep, plain and residual (or the ``shortcuts`` asked for)."""
         return [
             NetSpec(d, res, self.init, self.scale_branches and res, self.width)
-            for res in (False, True)
+            for res in self.shortcuts
             for d in (self.shallow, self.deep)
         ]
 
@@ -193,21 +197,69 @@ def lr_sweep(
 
 
 def final_metrics(runs: Sequence[Run], last: int = 1) -> dict[str, float]:
-    """Mean, min and max over the seeds of the final training loss and test accuracy.
+    """Mean, median, min and max over the seeds of the final training loss and test accuracy.
 
     Each run's loss is the mean of its last ``last`` recorded values, which evens out the noise of a
-    single evaluation; the accuracy is the last recorded one.
+    single evaluation; the accuracy is the last recorded one. A run that diverged (a loss of NaN)
+    counts as an infinite loss: the worst outcome, not a missing one.
     """
     if not runs:
         raise ValueError("runs is empty")
     check_positive_int(last, "last")
     loss = np.array([np.mean(r.history.train_loss[-last:]) for r in runs])
+    loss[np.isnan(loss)] = np.inf  # diverged
     acc = np.array([r.history.test_accuracy[-1] for r in runs])
     return {
         "loss_mean": float(loss.mean()),
+        "loss_median": float(np.median(loss)),
         "loss_min": float(loss.min()),
         "loss_max": float(loss.max()),
         "acc_mean": float(acc.mean()),
+        "acc_median": float(np.median(acc)),
         "acc_min": float(acc.min()),
         "acc_max": float(acc.max()),
     }
+
+
+@dataclass
+class Sharpness:
+    """The loss along two filter-normalised directions through a network's weights (a cross)."""
+
+    centre: float  # loss at the weights themselves
+    rise: dict[float, float]  # distance -> mean loss at the 4 points that far, minus centre
+    lowest_at_centre: bool  # no point of the cross has a lower loss than the centre
+
+
+def sharpness(
+    model: nn.Module,
+    data: Digits,
+    distances: Sequence[float] = (0.5, 1.0),
+    direction_seeds: tuple[int, int] = (1, 2),
+) -> Sharpness:
+    """The loss rise of ``gradflow.landscape.loss_rise``, from the two axes of the plane alone.
+
+    ``loss_rise`` reads only the plane's two axes, so evaluating those (4 points per distance and the
+    centre) gives the same numbers as the whole plane at a fraction of its cost.
+    """
+    distances = [check_positive_number(d, "distance") for d in distances]
+    alphas = [0.0] + [s * d for d in distances for s in (-1.0, 1.0)]
+    x, y = data.x_train, data.y_train
+    axes = [
+        loss_line(model, x, y, filter_normalized_direction(model, s), alphas)
+        for s in direction_seeds
+    ]
+    centre = float(axes[0][0])
+    rise = {
+        d: float(np.mean([a[1 + 2 * i + k] for a in axes for k in (0, 1)]) - centre)
+        for i, d in enumerate(distances)
+    }
+    lowest = all(a.min() >= centre for a in axes)
+    return Sharpness(centre, rise, lowest)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, lowest and highest of ``values`` (one per seed)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError("values is empty")
+    return {"median": float(np.median(arr)), "min": float(arr.min()), "max": float(arr.max())}
