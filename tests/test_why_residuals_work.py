@@ -23,6 +23,7 @@ from gradflow.experiments.why_residuals_work import (
     first_nonfinite_step,
     identity_experiment,
     identity_networks,
+    init_experiment,
     init_networks,
     lagged_correlation,
     lesion_over_seeds,
