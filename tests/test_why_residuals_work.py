@@ -163,7 +163,7 @@ def test_init_experiment_over_seeds_matches_single_runs(digits):
         assert out.final_loss[name][1] == pytest.approx(history.train_loss[-1], rel=1e-6)
         assert out.final_accuracy[name][1] == pytest.approx(history.test_accuracy[-1])
         assert out.initial_loss[name][1] == pytest.approx(history.train_loss[0], rel=1e-6)
-        # the first seed is recorded every ten steps; recording does not change the training
+        # the first seed is recorded more often; recording does not change the training
         assert out.runs[name].history.steps[-1] == n_steps
         assert out.runs[name].history.train_loss[-1] == out.final_loss[name][0]
         assert len(out.runs[name].rms) == 3  # the signal entering each of its three layers

@@ -48,7 +48,7 @@ class IdentityConfig:
     steps: int = 600  # Adam updates
     lr: float = 1e-3  # Adam's learning rate
     batch_size: int = 64  # digits per minibatch
-    record_every: int = 25  # steps between two evaluations on the whole training set
+    record_every: int = 50  # steps between two evaluations on the whole training set
     map_scale: float = (
         0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
     )
@@ -392,7 +392,7 @@ def init_experiment(
 ) -> InitExperiment:
     """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD.
 
-    The first seed records the loss every ten steps; the other seeds only at the end. PyTorch's
+    The first seed records the loss every 25 steps; the other seeds only at the end. PyTorch's
     default initialisation is trained for ``default_steps`` steps only, recorded every ten, which
     is long enough to see whether its loss overflows.
     """
@@ -405,7 +405,7 @@ def init_experiment(
         for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
             default = name == "residual, PyTorch default init"
             n_steps = min(steps, default_steps) if default else steps
-            every = 10 if i == 0 or default else n_steps
+            every = 10 if default else 25 if i == 0 else n_steps
             rms = signal_rms(model, data.x_train[:256]) if i == 0 else []
             with np.errstate(all="ignore"):  # the default network's loss overflows; it is recorded
                 history = train_classifier(model, data, n_steps, lr, seed=seed, record_every=every)
