@@ -2,8 +2,9 @@
 task start where the text says (the gated one *is* the identity), the path study's totals are the
 per-path gradient times the binomial counts, the lesion study's accuracies are those of the network
 with the block removed by hand, the correlation measures agree with cosine similarities computed by
-hand, the initialisation experiment's networks differ only in how they start, and bad input raises
-a clear error."""
+hand, the initialisation experiment's networks differ only in how they start, the multi-seed
+experiments give for every seed what one run with that seed gives, every seed follows the book-wide
+offset, and bad input raises a clear error."""
 
 import math
 
@@ -16,19 +17,23 @@ from gradflow.data import load_digits
 from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
 from gradflow.experiments.why_residuals_work import (
     IdentityConfig,
+    InitExperiment,
     PathStudy,
     digit_line,
     first_nonfinite_step,
     identity_experiment,
     identity_networks,
+    init_experiment,
     init_networks,
     lagged_correlation,
+    lesion_over_seeds,
     lesion_study,
     pairwise_correlation,
     path_study,
     shatter_sweep,
+    train_digit_classifier,
 )
-from gradflow.train import History, evaluate, fit_regression
+from gradflow.train import History, evaluate, fit_regression, train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +138,47 @@ def test_init_networks_differ_only_in_how_they_start(digits):
     gated = nets["residual, He init, gates at 0"]
     # the gated network's body is the identity: its logits are the output layer on the input
     assert torch.allclose(gated(x), gated.layers[-1](x))
+
+
+def test_lesion_over_seeds_is_one_lesion_study_per_seed(digits):
+    result = lesion_over_seeds(digits, depth=2, seeds=(0, 3), counts=(1, 2))
+    assert result.seeds == [0, 3]
+    for name, spec in (("plain, He init", NetSpec(2, False, "he")),
+                       ("residual, He init, s = 1/√L", NetSpec(2, True, "he", True))):  # fmt: skip
+        assert len(result.results[name]) == 2
+        model, _ = train_digit_classifier(spec, digits, seed=3)
+        by_hand = lesion_study(model, digits, counts=(1, 2), seed=3)
+        assert result.results[name][1].single == by_hand.single
+        assert result.values(name, "baseline")[1] == by_hand.baseline
+        assert result.values(name, 2)[1] == by_hand.several[2]
+        assert result.values(name, "worst_single")[1] == min(by_hand.single)
+
+
+def test_init_experiment_over_seeds_matches_single_runs(digits):
+    out = init_experiment(digits, depth=2, steps=20, lr=0.05, seeds=(0, 1), default_steps=10)
+    assert isinstance(out, InitExperiment) and out.seeds == [0, 1]
+    for name, model in init_networks(2, seed=1).items():
+        n_steps = 10 if name == "residual, PyTorch default init" else 20
+        history = train_classifier(model, digits, n_steps, 0.05, seed=1, record_every=n_steps)
+        assert out.final_loss[name][1] == pytest.approx(history.train_loss[-1], rel=1e-6)
+        assert out.final_accuracy[name][1] == pytest.approx(history.test_accuracy[-1])
+        assert out.initial_loss[name][1] == pytest.approx(history.train_loss[0], rel=1e-6)
+        # the first seed is recorded more often; recording does not change the training
+        assert out.runs[name].history.steps[-1] == n_steps
+        assert out.runs[name].history.train_loss[-1] == out.final_loss[name][0]
+        assert len(out.runs[name].rms) == 3  # the signal entering each of its three layers
+    out.final_loss["residual, He init, gates at 0"][1] = float("nan")
+    assert out.per_seed("final_loss", "residual, He init, gates at 0")[1] == math.inf
+
+
+def test_seeds_follow_the_book_wide_offset(digits, monkeypatch):
+    config = IdentityConfig(depth=1, steps=4, record_every=2)
+    shifted = identity_experiment(IdentityConfig(depth=1, steps=4, record_every=2, seed=7), digits)
+    model = build_network(NetSpec(3, True, "he", True), seed=0)
+    by_seed = lesion_study(model, digits, counts=(2,), draws=3, seed=7).several
+    monkeypatch.setenv("GRADFLOW_SEED_OFFSET", "7")
+    assert identity_experiment(config, digits) == shifted  # the random map too
+    assert lesion_study(model, digits, counts=(2,), draws=3, seed=0).several == by_seed
 
 
 def test_first_nonfinite_step():

@@ -9,7 +9,7 @@ Bachlechner et al., 2020; SkipInit, De & Smith, 2020). Measurements live in ``gr
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
 from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
-from gradflow.init import init_weights, seeded
+from gradflow.init import book_seed, generator, init_weights, seeded
 from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
 from gradflow.paths import (
     input_gradients,
@@ -48,7 +48,7 @@ class IdentityConfig:
     steps: int = 600  # Adam updates
     lr: float = 1e-3  # Adam's learning rate
     batch_size: int = 64  # digits per minibatch
-    record_every: int = 25  # steps between two evaluations on the whole training set
+    record_every: int = 50  # steps between two evaluations on the whole training set
     map_scale: float = (
         0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
     )
@@ -91,7 +91,7 @@ def identity_experiment(
         raise TypeError(f"config must be an IdentityConfig, got {type(config).__name__}")
     x = _check_digits(data).x_train
     width = x.shape[1]
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = generator(config.seed)
     near = torch.eye(width) + config.map_scale * torch.randn(
         width, width, generator=gen
     ) / math.sqrt(width)
@@ -276,7 +276,7 @@ def lesion_study(
     for i in range(n_hidden):
         with lesion(model, [i]):
             single.append(accuracy())
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(book_seed(seed))
     several = {}
     for k in counts:
         if not 1 <= k <= n_hidden:
@@ -287,6 +287,52 @@ def lesion_study(
                 accs.append(accuracy())
         several[k] = float(np.mean(accs))
     return LesionResult(baseline, single, several)
+
+
+@dataclass
+class LesionSeeds:
+    """Lesion studies of plain and residual networks of one depth, trained with several seeds."""
+
+    seeds: list[int]
+    results: dict[str, list[LesionResult]]  # network -> one lesion study per seed
+
+    def values(self, name: str, what: str) -> np.ndarray:
+        """One number per seed: ``baseline``, ``mean_single`` (accuracy with one block deleted, on
+        average), ``mean_single_drop``, ``worst_single`` or ``several[k]`` for an int ``k``."""
+        pick = {
+            "baseline": lambda r: r.baseline,
+            "mean_single": lambda r: float(np.mean(r.single)),
+            "mean_single_drop": lambda r: r.mean_single_drop,
+            "worst_single": lambda r: min(r.single),
+        }
+        if isinstance(what, int):
+            return np.array([r.several[what] for r in self.results[name]])
+        return np.array([pick[what](r) for r in self.results[name]])
+
+
+LESION_FAMILIES = {
+    "plain, He init": NetSpec(16, False, "he"),
+    "residual, He init, s = 1/√L": NetSpec(16, True, "he", True),
+}
+
+
+def lesion_over_seeds(
+    data: Digits,
+    depth: int = 16,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    counts: Sequence[int] = (1, 2, 4, 6, 8, 10, 12),
+) -> LesionSeeds:
+    """Train a plain and a residual network of ``depth`` hidden layers per seed; lesion each."""
+    _check_digits(data)
+    check_positive_int(depth, "depth")
+    if not seeds:
+        raise ValueError("lesion_over_seeds needs at least one seed")
+    results: dict[str, list[LesionResult]] = {}
+    for name, spec in LESION_FAMILIES.items():
+        for seed in seeds:
+            model, _ = train_digit_classifier(replace(spec, depth=depth), data, seed=seed)
+            results.setdefault(name, []).append(lesion_study(model, data, counts, seed=seed))
+    return LesionSeeds(list(seeds), results)
 
 
 # -- 5. Initialising for free depth -----------------------------------------------------------------
@@ -319,18 +365,58 @@ class InitRun:
     history: History  # training loss and test accuracy over steps
 
 
+@dataclass
+class InitExperiment:
+    """The initialisation experiment: the first seed in full, the end of training for every seed."""
+
+    seeds: list[int]
+    runs: dict[str, InitRun]  # the first seed's networks: signal at init, training record
+    initial_loss: dict[str, list[float]]  # network -> training loss before the first step, per seed
+    final_loss: dict[str, list[float]]  # network -> training loss after the last step, per seed
+    final_accuracy: dict[str, list[float]]  # network -> test accuracy after the last step, per seed
+    overflow_step: dict[str, list[float]]  # network -> first recorded non-finite loss (inf: none)
+
+    def per_seed(self, what: str, name: str) -> np.ndarray:
+        """Field ``what`` of network ``name``, one value per seed; a loss that overflowed is inf."""
+        values = np.array(getattr(self, what)[name], dtype=float)
+        return values if what == "final_accuracy" else np.where(np.isnan(values), np.inf, values)
+
+
 def init_experiment(
-    data: Digits, depth: int = 64, steps: int = 500, lr: float = 0.05, seed: int = 0
-) -> dict[str, InitRun]:
-    """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD."""
+    data: Digits,
+    depth: int = 64,
+    steps: int = 500,
+    lr: float = 0.05,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    default_steps: int = 50,
+) -> InitExperiment:
+    """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD.
+
+    The first seed records the loss every 25 steps; the other seeds only at the end. PyTorch's
+    default initialisation is trained for ``default_steps`` steps only, recorded every ten, which
+    is long enough to see whether its loss overflows.
+    """
     _check_digits(data)
-    runs = {}
-    for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
-        rms = signal_rms(model, data.x_train[:256])
-        with np.errstate(all="ignore"):  # the default network's loss overflows; it is recorded
-            history = train_classifier(model, data, steps=steps, lr=lr, seed=seed, record_every=10)
-        runs[name] = InitRun(rms, history)
-    return runs
+    check_positive_int(default_steps, "default_steps")
+    if not seeds:
+        raise ValueError("init_experiment needs at least one seed")
+    out = InitExperiment(list(seeds), {}, {}, {}, {}, {})
+    for i, seed in enumerate(seeds):
+        for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
+            default = name == "residual, PyTorch default init"
+            n_steps = min(steps, default_steps) if default else steps
+            every = 10 if default else 25 if i == 0 else n_steps
+            rms = signal_rms(model, data.x_train[:256]) if i == 0 else []
+            with np.errstate(all="ignore"):  # the default network's loss overflows; it is recorded
+                history = train_classifier(model, data, n_steps, lr, seed=seed, record_every=every)
+            if i == 0:
+                out.runs[name] = InitRun(rms, history)
+            out.initial_loss.setdefault(name, []).append(history.train_loss[0])
+            out.final_loss.setdefault(name, []).append(history.train_loss[-1])
+            out.final_accuracy.setdefault(name, []).append(history.test_accuracy[-1])
+            step = first_nonfinite_step(history)
+            out.overflow_step.setdefault(name, []).append(math.inf if step is None else step)
+    return out
 
 
 def first_nonfinite_step(history: History) -> int | None:
