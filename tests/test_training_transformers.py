@@ -144,3 +144,37 @@ def test_bad_input_is_refused():
         tt.Budget(steps=0)
     with pytest.raises(ValueError, match="seeds"):
         tt.shortcut_grid(seeds=())
+
+
+def test_head_is_what_a_shorter_run_records():
+    # the first steps of a run do not depend on how many follow: cutting a 30-step run to 20 steps
+    # gives what a 20-step run records, apart from the test accuracy measured after the last step
+    long = tt.train(1, steps=30, budget=TINY).history
+    short = tt.train(1, steps=20, budget=TINY).history
+    cut = tt.head(long, 20)
+    assert cut.steps == short.steps and cut.train_loss == short.train_loss
+    assert cut.block_grad_norms == short.block_grad_norms and cut.test_accuracy == []
+    with pytest.raises(ValueError, match="no record"):
+        tt.head(long, 25)
+
+
+def test_first_steps_reuses_longer_runs():
+    runs = [tt.train(1, seed=s, steps=30, budget=TINY) for s in (0, 1)]
+    reused = tt.first_steps(1, steps=20, seeds=(0, 1), budget=TINY, scaled_runs=runs)
+    fresh = tt.first_steps(1, steps=20, seeds=(0, 1), budget=TINY)
+    assert [h.train_loss for h in reused[True]] == [h.train_loss for h in fresh[True]]
+    assert [h.train_loss for h in reused[False]] == [h.train_loss for h in fresh[False]]
+    with pytest.raises(ValueError, match="scaled runs"):
+        tt.first_steps(1, steps=20, seeds=(0,), budget=TINY, scaled_runs=runs)
+
+
+def test_warmup_study_runs_the_given_steps():
+    study = tt.warmup_study(1, lr=1e-2, warmup=5, seeds=(0, 1), steps=10, budget=TINY)
+    assert sorted(study) == [("post", 0), ("post", 5), ("pre", 0), ("pre", 5)]
+    assert all(len(runs) == 2 and runs[0].history.steps == [0, 10] for runs in study.values())
+
+
+def test_spread_by_hand():
+    assert tt.spread([3.0, 1.0, 2.0, 10.0]) == tt.Spread(median=2.5, low=1.0, high=10.0)
+    with pytest.raises(ValueError, match="empty"):
+        tt.spread([])

@@ -30,7 +30,7 @@ class Budget:
 
     emb_dim: int = 32  # width of the residual stream
     n_heads: int = 2  # attention heads of 16 features each
-    steps: int = 200  # optimiser steps per run
+    steps: int = 100  # optimiser steps per run
     batch_size: int = 32  # problems per minibatch
     lr: float = 1e-3  # AdamW's learning rate after warm-up
     record_every: int = 10  # steps between two records of loss, accuracy and gradients
@@ -148,15 +148,36 @@ def warmup_study(
     lr: float = 3e-2,
     warmup: int = 50,
     seeds: Sequence[int] = (0,),
+    steps: int | None = None,
     budget: Budget = BUDGET,
 ) -> dict[tuple[str, int], list[Trained]]:
-    """Post-LN and pre-LN stacks (with shortcuts) at a high learning rate, with and without warm-up."""
+    """Post-LN and pre-LN stacks (with shortcuts) at a high learning rate, with and without warm-up;
+    ``steps`` (the budget's unless given) per run."""
     _check_seeds(seeds)
     return {
-        (norm, w): [train(n_layers, True, norm, s, warmup=w, lr=lr, budget=budget) for s in seeds]
+        (norm, w): [
+            train(n_layers, True, norm, s, warmup=w, lr=lr, steps=steps, budget=budget)
+            for s in seeds
+        ]
         for norm in ("post", "pre")
         for w in (0, warmup)
     }
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A measurement over seeds: its median, smallest and largest value."""
+
+    median: float
+    low: float
+    high: float
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """The median and range of one measurement over seeds."""
+    if len(values) == 0:
+        raise ValueError("values is empty: give one value per seed")
+    return Spread(float(np.median(values)), float(np.min(values)), float(np.max(values)))
 
 
 def stream_growth(
@@ -182,17 +203,42 @@ def growth_per_block(rms: Sequence[float]) -> float:
 
 
 def first_steps(
-    n_layers: int = 8, steps: int = 40, seeds: Sequence[int] = (0, 1, 2), budget: Budget = BUDGET
+    n_layers: int = 8,
+    steps: int = 40,
+    seeds: Sequence[int] = (0, 1, 2),
+    budget: Budget = BUDGET,
+    scaled_runs: Sequence[Trained] | None = None,
 ) -> dict[bool, list[History]]:
-    """The first ``steps`` of training a deep stack with (``True``) and without the scaling."""
+    """The first ``steps`` of training a deep stack with (``True``) and without the scaling.
+
+    ``scaled_runs``, longer runs of the same stacks with the scaling (one per seed, as trained by
+    ``train``), are cut to their first ``steps`` instead of being trained again: the first steps of
+    a run do not depend on how many follow.
+    """
     _check_seeds(seeds)
-    return {
-        scaled: [
-            train(n_layers, seed=s, scaled=scaled, steps=steps, budget=budget).history
-            for s in seeds
-        ]
-        for scaled in (False, True)
-    }
+    if scaled_runs is None:
+        scaled = [train(n_layers, seed=s, steps=steps, budget=budget).history for s in seeds]
+    else:
+        if len(scaled_runs) != len(seeds):
+            raise ValueError(f"{len(scaled_runs)} scaled runs for {len(seeds)} seeds")
+        scaled = [head(r.history, steps) for r in scaled_runs]
+    unscaled = [
+        train(n_layers, seed=s, scaled=False, steps=steps, budget=budget).history for s in seeds
+    ]
+    return {False: unscaled, True: scaled}
+
+
+def head(history: History, steps: int) -> History:
+    """What a run of ``steps`` steps would have recorded, cut from a longer run's ``history`` (no
+    test accuracy, which is measured after the last step; no gradient at the last record)."""
+    if steps not in history.steps:
+        raise ValueError(f"no record at step {steps}; records are at {history.steps}")
+    n = history.steps.index(steps) + 1
+    return History(
+        steps=history.steps[:n],
+        train_loss=history.train_loss[:n],
+        block_grad_norms=history.block_grad_norms[: n - 1],
+    )
 
 
 def final_loss(history: History, last: int = 3) -> float:
