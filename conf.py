@@ -110,11 +110,8 @@ html_math_renderer = "mathml"  # bookbuild.mathml; the PDF edition typesets the 
 # -- Hosting ------------------------------------------------------------------------------------
 # Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the
 # Docs' canonical URL, else the local server of `nox -s serve`.
-html_baseurl = (
-    os.environ.get("BOOK_URL")
-    or os.environ.get("READTHEDOCS_CANONICAL_URL")
-    or "http://127.0.0.1:8000/"
-)
+book_url = os.environ.get("BOOK_URL") or os.environ.get("READTHEDOCS_CANONICAL_URL") or ""
+html_baseurl = book_url or "http://127.0.0.1:8000/"  # a local build: the sitemap names the server
 sitemap_url_scheme = "{link}"
 ogp_site_url = html_baseurl
 ogp_social_cards = {"enable": False}  # no generated preview images: they cost build time and bytes
@@ -153,7 +150,10 @@ latex_elements = {
 # The book's repository, e.g. https://github.com/owner/name. When it is set, every page shows the
 # theme's "Repository" and "Suggest edit" buttons (edits open on the branch main); when it is not
 # set, neither appears, so a build never carries a dead link.
+# The downloaded notebooks' first cell installs the package from it, at the commit being built
+# (bookbuild.downloads); without it, that cell says how to install it from a clone.
 BOOK_REPOSITORY_URL = os.environ.get("BOOK_REPOSITORY_URL", "").strip().rstrip("/")
+book_repository_url = BOOK_REPOSITORY_URL
 if BOOK_REPOSITORY_URL:
     html_theme_options |= {
         "repository_url": BOOK_REPOSITORY_URL,
