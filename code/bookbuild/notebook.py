@@ -79,8 +79,8 @@ class NotebookTranslator(MarkdownTranslator):
     def visit_Text(self, node):
         if not self.status.escape_text:
             return super().visit_Text(node)
-        text = node.astext().replace("\r", "").replace("$", r"\$")
-        self.add(re.sub(r"<(?=[A-Za-z/!])", "&lt;", escape_markdown_chars(text)))
+        text = escape_markdown_chars(node.astext().replace("\r", "")).replace("$", r"\$")
+        self.add(re.sub(r"<(?=[A-Za-z/!])", "&lt;", text))
 
     # -- references: plain text, or links into the hosted book ----------------------------------
     def url(self, node) -> str:
