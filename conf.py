@@ -30,6 +30,7 @@ extensions = [
     "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
     "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet
     "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
+    "bookbuild.citation",  # the book's BibTeX from CITATION.cff (landing page, PDF)
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
@@ -103,6 +104,9 @@ html_theme_options = {
     "use_download_button": False,
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
+    # every page names the licences (docs/cite.md, LICENSE, LICENSE-text)
+    "extra_footer": 'Text and figures: <a href="https://creativecommons.org/licenses/by/4.0/"'
+    ' rel="license">CC BY 4.0</a>; code: MIT.',
 }
 html_last_updated_fmt = None
 html_math_renderer = "mathml"  # bookbuild.mathml; the PDF edition typesets the LaTeX itself

@@ -246,3 +246,20 @@ def test_first_cell_installs_the_package(built):
         url = "git+https://github.com/someone/shortcuts"
         assert installs == [f'%pip install --quiet "{name} @ {url}@{sha}"']
     assert "pip install gradflow" not in first.source  # PyPI's gradflow is another project
+
+
+# -- the book's own chapters ------------------------------------------------------------------------
+LESSONS = sorted(p.stem for p in (ROOT / "lessons").glob("*.md"))
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_chapter_notebook_reads_like_its_page(site, lesson):
+    nb = nbformat.read(site / "lessons" / f"{lesson}.ipynb", as_version=4)
+    page = (site / "lessons" / f"{lesson}.html").read_text(encoding="utf-8")
+    source = (ROOT / "lessons" / f"{lesson}.md").read_text(encoding="utf-8")
+    assert_reads_like_page(page, nb, source)
+    text = markdown_text(nb)
+    exercises = source.count("```{exercise}")
+    assert text.count("> **Exercise ") == exercises
+    assert text.count("<details>") == text.count("</details>") >= source.count("{solution-start}")
