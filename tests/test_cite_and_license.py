@@ -37,7 +37,9 @@ def test_bibtex_says_what_the_citation_file_says(url):
     work = cff["preferred-citation"]
     assert entry.type == "book"
     assert entry.fields["title"].strip("{}") == work["title"]
-    assert [str(p) for p in entry.persons["author"]] == ["{" + a["name"] + "}" for a in work["authors"]]
+    assert [str(p) for p in entry.persons["author"]] == [
+        "{" + a["name"] + "}" for a in work["authors"]
+    ]
     assert entry.fields["year"] == str(work["year"])
     assert entry.fields["edition"] == cff["version"] == PYPROJECT["project"]["version"]
     assert entry.fields.get("url", "") == url  # the book's address only where it is set
@@ -59,7 +61,9 @@ def test_distribution_is_not_pypis_gradflow_and_names_agree():
 
 def test_dependencies_are_ranges_and_the_constraints_pin_the_cpu_torch():
     """The package takes Colab's torch as it is; the book's own environment stays exact."""
-    requirements = {Requirement(r).name: Requirement(r) for r in PYPROJECT["project"]["dependencies"]}
+    requirements = {
+        Requirement(r).name: Requirement(r) for r in PYPROJECT["project"]["dependencies"]
+    }
     for version in ("2.5.1", "2.9.0", "2.13.0"):  # older Colab releases through the pinned one
         assert requirements["torch"].specifier.contains(version), version
     constraints = (ROOT / ".ci" / "constraints.txt").read_text().splitlines()

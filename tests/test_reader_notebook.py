@@ -12,10 +12,12 @@ import pytest
 from bs4 import BeautifulSoup
 
 from bookbuild.notebook import split_cells
-from conftest import ROOT, lesson, small_book, sphinx_build
+from conftest import ROOT, small_book, sphinx_build
 
 ROLE = re.compile(r"\{[a-z][\w:-]*\}`")  # {glue:text}`x`, {term}`...`, {cite:t}`...`
-DIRECTIVE = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:`{3,}|:{3,})[ \t]*\{", re.MULTILINE)  # ```{note}, :::{tip}
+DIRECTIVE = re.compile(
+    r"^[ \t]*(?:>[ \t]*)*(?:`{3,}|:{3,})[ \t]*\{", re.MULTILINE
+)  # ```{note}, :::{tip}
 TARGET = re.compile(r"^\(\s*[\w.-]+\s*\)=\s*$", re.MULTILINE)  # (label)=
 
 
@@ -47,7 +49,9 @@ def assert_reads_like_page(page_html: str, nb, source: str) -> None:
     # every code cell of the lesson, hidden ones included, runs in the notebook, in order
     cells = [c.source for c in nb.cells if c.cell_type == "code"][1:]  # after the install cell
     blocks = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)\n```", source, re.DOTALL)
-    bodies = [re.sub(r"\A(?:---\n.*?\n---\n|(?::[^\n]*\n)+\n?)", "", b, flags=re.DOTALL) for b in blocks]
+    bodies = [
+        re.sub(r"\A(?:---\n.*?\n---\n|(?::[^\n]*\n)+\n?)", "", b, flags=re.DOTALL) for b in blocks
+    ]
     assert [code_of(c) for c in cells] == [code_of(b) for b in bodies]
 
 
@@ -168,7 +172,9 @@ It is {glue:text}`more:.2f`.
 
 - A point: {glue:text}`val`.
 """
-GLOSSARY = "# Terms\n\n```{glossary}\nShortcut connection\n  A path that adds input to output.\n```\n"
+GLOSSARY = (
+    "# Terms\n\n```{glossary}\nShortcut connection\n  A path that adds input to output.\n```\n"
+)
 
 
 @pytest.fixture(scope="module", params=["local", "hosted"])
@@ -219,7 +225,9 @@ def test_small_book_notebook_reads_like_its_page(built):
     assert "bookbuild_line" not in str(nb) and "source_map" not in nb.metadata
     if kind == "local":  # references are plain text: no link to a server that is not there
         assert "Highway networks [Srivastava *et al.*, 2015]" in text
-        assert "a shortcut and" in text and "see Other page and A section." in " ".join(text.split())
+        assert "a shortcut and" in text and "see Other page and A section." in " ".join(
+            text.split()
+        )
         assert "](" not in text.replace("](https://", "")
         assert "127.0.0.1" not in text
     else:  # links into the hosted book
@@ -263,3 +271,34 @@ def test_every_chapter_notebook_reads_like_its_page(site, lesson):
     exercises = source.count("```{exercise}")
     assert text.count("> **Exercise ") == exercises
     assert text.count("<details>") == text.count("</details>") >= source.count("{solution-start}")
+
+
+# -- launch buttons ---------------------------------------------------------------------------------
+def test_launch_links_open_the_notebooks_branch_on_github_only():
+    from bookbuild.downloads import launch_links
+
+    links = launch_links("https://github.com/someone/shortcuts", "lessons/chapter")
+    assert links == {
+        "Colab": "https://colab.research.google.com/github/someone/shortcuts/blob/notebooks/lessons/chapter.ipynb",
+        "Binder": "https://mybinder.org/v2/gh/someone/shortcuts/notebooks?labpath=lessons/chapter.ipynb",
+    }
+    assert launch_links("", "lessons/chapter") == {}
+    assert launch_links("https://gitlab.com/someone/shortcuts", "lessons/chapter") == {}
+
+
+@pytest.mark.build
+def test_launch_buttons_only_with_the_repository_setting(built):
+    kind, html, _ = built
+    page = BeautifulSoup(
+        (html / "lessons" / "chapter.html").read_text(encoding="utf-8"), "html.parser"
+    )
+    menu = page.select_one(".dropdown-launch-buttons")
+    other = (html / "lessons" / "other.html").read_text(encoding="utf-8")
+    assert "dropdown-launch-buttons" not in other  # pages that are no notebook: none
+    if kind == "local":
+        assert menu is None
+    else:
+        hrefs = [a["href"] for a in menu.select("a[href]")]
+        assert [h.split("/")[2] for h in hrefs] == ["colab.research.google.com", "mybinder.org"]
+    footer = page.select_one('footer a[rel="license"]')  # the licence, on every page
+    assert footer is not None and footer.get_text() == "CC BY 4.0"

@@ -19,7 +19,6 @@ text); ``book_repository_url``; ``book_commit``, the commit the install line nam
 
 import os
 import subprocess
-
 from pathlib import Path
 
 import nbformat
@@ -80,6 +79,23 @@ def install_cell(app: Sphinx) -> nbformat.NotebookNode:
             "#   python -m pip install -e ."
         )
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["install"]})
+
+
+NOTEBOOKS_BRANCH = "notebooks"  # the Pages workflow publishes the executed notebooks there
+
+
+def launch_links(repository: str, docname: str) -> dict[str, str]:
+    """Colab's and Binder's links to the chapter's executed notebook on the repository's notebooks
+    branch; none unless the repository is on GitHub (the only host both open by address)."""
+    prefix = "https://github.com/"
+    if not repository.startswith(prefix):
+        return {}
+    slug = repository.removeprefix(prefix).removesuffix(".git")
+    path = f"{docname}.ipynb"
+    return {
+        "Colab": f"https://colab.research.google.com/github/{slug}/blob/{NOTEBOOKS_BRANCH}/{path}",
+        "Binder": f"https://mybinder.org/v2/gh/{slug}/{NOTEBOOKS_BRANCH}?labpath={path}",
+    }
 
 
 def write_notebook(app: Sphinx, doctree, docname: str) -> None:
@@ -150,6 +166,28 @@ def add_download_menu(app: Sphinx, pagename: str, templatename, context: dict, d
                 "icon": "fas fa-file",
                 "label": "download-source-button",
             }
+        )
+    launch = launch_links(app.config.book_repository_url, pagename)
+    if launch:
+        context.setdefault("header_buttons", []).insert(
+            0,
+            {
+                "type": "group",
+                "tooltip": "Run this chapter online",
+                "icon": "fas fa-rocket",
+                "buttons": [
+                    {
+                        "type": "link",
+                        "url": url,
+                        "text": text,
+                        "tooltip": f"Open the chapter's notebook in {text}",
+                        "icon": "fas fa-play",
+                        "label": f"launch-{text.lower()}-button",
+                    }
+                    for text, url in launch.items()
+                ],
+                "label": "launch-buttons",
+            },
         )
     context.setdefault("header_buttons", []).insert(
         0,

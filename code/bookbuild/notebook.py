@@ -185,12 +185,15 @@ class NotebookTranslator(MarkdownTranslator):
         self._pop_context()
 
 
+def _titled_quote(title: str):
+    def visit(self, node):
+        self.quote(title)
+
+    return visit
+
+
 for _name in ADMONITIONS:  # the named admonitions (note, tip, ...): a quote titled by their name
-
-    def _visit(self, node, _title=_name.capitalize()):
-        self.quote(_title)
-
-    setattr(NotebookTranslator, f"visit_{_name}", _visit)
+    setattr(NotebookTranslator, f"visit_{_name}", _titled_quote(_name.capitalize()))
     setattr(NotebookTranslator, f"depart_{_name}", NotebookTranslator.unquote)
 
 
