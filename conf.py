@@ -154,15 +154,19 @@ latex_elements = {
 # The book's repository, e.g. https://github.com/owner/name. When it is set, every page shows the
 # theme's "Repository" and "Suggest edit" buttons (edits open on the branch main); when it is not
 # set, neither appears, so a build never carries a dead link.
-# The downloaded notebooks' first cell installs the package from it, at the commit being built
-# (bookbuild.downloads); without it, that cell says how to install it from a clone.
+# The downloaded notebooks' first cell installs the package from it, at the commit being built, and
+# on GitHub each chapter opens in Colab and Binder (bookbuild.downloads); without it, that cell says
+# how to install it from a clone. (A local clone, file://..., serves the install alone.)
 BOOK_REPOSITORY_URL = os.environ.get("BOOK_REPOSITORY_URL", "").strip().rstrip("/")
 book_repository_url = BOOK_REPOSITORY_URL
-if BOOK_REPOSITORY_URL:
+if BOOK_REPOSITORY_URL.startswith(
+    ("https://github.com/", "https://gitlab.com/", "https://bitbucket.org/")
+):
     html_theme_options |= {
         "repository_url": BOOK_REPOSITORY_URL,
         "repository_branch": "main",
         "path_to_docs": "",  # conf.py sits at the root: page paths are repository paths
         "use_repository_button": True,
         "use_edit_page_button": True,
+        "use_issues_button": True,  # "open an issue"
     }

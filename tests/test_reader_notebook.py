@@ -296,9 +296,94 @@ def test_launch_buttons_only_with_the_repository_setting(built):
     other = (html / "lessons" / "other.html").read_text(encoding="utf-8")
     assert "dropdown-launch-buttons" not in other  # pages that are no notebook: none
     if kind == "local":
-        assert menu is None
+        assert menu is None and "/issues/new" not in str(page)
     else:
         hrefs = [a["href"] for a in menu.select("a[href]")]
         assert [h.split("/")[2] for h in hrefs] == ["colab.research.google.com", "mybinder.org"]
+        assert "https://github.com/someone/shortcuts/issues/new" in str(page), "no issue button"
     footer = page.select_one('footer a[rel="license"]')  # the licence, on every page
     assert footer is not None and footer.get_text() == "CC BY 4.0"
+
+
+# -- a reader's fresh environment -----------------------------------------------------------------
+SHORT = """---
+file_format: mystnb
+kernelspec:
+  name: python3
+  display_name: Python 3
+---
+
+# A short chapter
+
+```{code-cell} ipython3
+import torch
+from gradflow.display import glue
+from gradflow.gradients import gradient_profile
+from gradflow.mlp import ShortcutMLP
+
+torch.manual_seed(123)
+model = ShortcutMLP([3, 3, 1], use_shortcut=True)
+grads = gradient_profile(model, torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([[0.0]]))
+glue("first", grads[0], display=False)
+```
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+
+from gradflow.claims import claim
+claim("the first layer gets a gradient", grads[0], "> 0")
+```
+
+The first layer's mean gradient is {glue:text}`first:.3g`.
+"""
+
+
+@pytest.mark.build
+def test_first_cell_installs_the_package_in_a_fresh_environment(tmp_path, monkeypatch):
+    """A virtual environment with nothing but Jupyter's kernel and the pinned torch wheel: the
+    notebook's own first cell installs the package from the repository (this clone, at its HEAD)
+    and every cell runs, the hidden claim included, with gradflow from that install."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from nbclient import NotebookClient
+
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    src = small_book(tmp_path / "src", {"chapter": SHORT})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOK_", "GITHUB_"))}
+    # as the workflow sets them (file://localhost/...: the pip a fresh venv brings, 23.2, reads
+    # git+file:///... as no URL)
+    env |= {"BOOK_REPOSITORY_URL": f"file://localhost{ROOT}", "GITHUB_SHA": sha}
+    result = sphinx_build(src, tmp_path / "out" / "html", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    nb = nbformat.read(tmp_path / "out" / "html" / "lessons" / "chapter.ipynb", as_version=4)
+    assert f'@ git+file://localhost{ROOT}@{sha}"' in nb.cells[0].source
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    constraints = ROOT / ".ci" / "constraints.txt"
+    pip = [str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints)]
+    subprocess.run([*pip, "ipykernel", "torch"], check=True)
+    kernels = tmp_path / "jupyter" / "kernels" / "fresh"
+    kernels.mkdir(parents=True)
+    argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "fresh", "language": "python"}
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # nothing of this checkout on the kernel's path
+    where = "import gradflow\nprint(gradflow.__file__)"
+    nb.cells.append(nbformat.v4.new_code_cell(where))
+    work = tmp_path / "reader"
+    work.mkdir()
+    NotebookClient(
+        nb, timeout=1200, kernel_name="fresh", resources={"metadata": {"path": str(work)}}
+    ).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert printed.startswith(str(venv)), printed  # the installed package, not this checkout
