@@ -30,6 +30,7 @@ extensions = [
     "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
     "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet
     "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
+    "bookbuild.citation",  # the book's BibTeX from CITATION.cff (landing page, PDF)
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
@@ -103,6 +104,9 @@ html_theme_options = {
     "use_download_button": False,
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
+    # every page names the licences (docs/cite.md, LICENSE, LICENSE-text)
+    "extra_footer": 'Text and figures: <a href="https://creativecommons.org/licenses/by/4.0/"'
+    ' rel="license">CC BY 4.0</a>; code: MIT.',
 }
 html_last_updated_fmt = None
 html_math_renderer = "mathml"  # bookbuild.mathml; the PDF edition typesets the LaTeX itself
@@ -110,11 +114,8 @@ html_math_renderer = "mathml"  # bookbuild.mathml; the PDF edition typesets the 
 # -- Hosting ------------------------------------------------------------------------------------
 # Where the book is served, set in one place: BOOK_URL (the Pages workflow sets it), else Read the
 # Docs' canonical URL, else the local server of `nox -s serve`.
-html_baseurl = (
-    os.environ.get("BOOK_URL")
-    or os.environ.get("READTHEDOCS_CANONICAL_URL")
-    or "http://127.0.0.1:8000/"
-)
+book_url = os.environ.get("BOOK_URL") or os.environ.get("READTHEDOCS_CANONICAL_URL") or ""
+html_baseurl = book_url or "http://127.0.0.1:8000/"  # a local build: the sitemap names the server
 sitemap_url_scheme = "{link}"
 ogp_site_url = html_baseurl
 ogp_social_cards = {"enable": False}  # no generated preview images: they cost build time and bytes
@@ -153,12 +154,19 @@ latex_elements = {
 # The book's repository, e.g. https://github.com/owner/name. When it is set, every page shows the
 # theme's "Repository" and "Suggest edit" buttons (edits open on the branch main); when it is not
 # set, neither appears, so a build never carries a dead link.
+# The downloaded notebooks' first cell installs the package from it, at the commit being built, and
+# on GitHub each chapter opens in Colab and Binder (bookbuild.downloads); without it, that cell says
+# how to install it from a clone. (A local clone, file://..., serves the install alone.)
 BOOK_REPOSITORY_URL = os.environ.get("BOOK_REPOSITORY_URL", "").strip().rstrip("/")
-if BOOK_REPOSITORY_URL:
+book_repository_url = BOOK_REPOSITORY_URL
+if BOOK_REPOSITORY_URL.startswith(
+    ("https://github.com/", "https://gitlab.com/", "https://bitbucket.org/")
+):
     html_theme_options |= {
         "repository_url": BOOK_REPOSITORY_URL,
         "repository_branch": "main",
         "path_to_docs": "",  # conf.py sits at the root: page paths are repository paths
         "use_repository_button": True,
         "use_edit_page_button": True,
+        "use_issues_button": True,  # "open an issue"
     }

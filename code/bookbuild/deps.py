@@ -12,6 +12,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from bookbuild import DISTRIBUTION  # the installed distribution that brings PACKAGE
+
 PACKAGE = "gradflow"  # the package whose modules the lessons import
 RUNTIME_EXTRAS = ("docs",)  # what the lessons execute with: the package, its docs extra, and theirs
 
@@ -113,7 +115,7 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def runtime_packages(package: str = PACKAGE, extras: Iterable[str] = RUNTIME_EXTRAS) -> dict:
+def runtime_packages(package: str = DISTRIBUTION, extras: Iterable[str] = RUNTIME_EXTRAS) -> dict:
     """The installed version of every package ``package`` needs at run time with ``extras``,
     followed through their own requirements (``package`` itself, editable, is hashed as code)."""
     versions: dict[str, str] = {}

@@ -12,6 +12,6 @@ training loop). ``experiments`` (one module per chapter, named after it). Presen
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    __version__ = version("gradflow")
+    __version__ = version("shortcut-connections")  # the distribution: pyproject.toml's name
 except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled checkout
     __version__ = "0+unknown"
