@@ -89,7 +89,7 @@ def _raschka_params(g):
 
 def _he_init(g):
     tr = g["shortcuts_in_training"]
-    assert tr["tr_ph_grad_max"] / tr["tr_ph_grad_min"] < 10
+    assert tr["tr_ph_grad_max"] / tr["tr_ph_grad_min"] < 100  # PyTorch's default: over 1e6
 
 
 def _degradation(g):
@@ -140,7 +140,9 @@ def _rezero(g):
 def _warmup(g):
     tt = g["training_transformers"]
     # medians of five seeds
-    assert tt["tt_warm_pre_without_loss"] < min(tt["tt_warm_post_without_loss"], tt["tt_warm_post_with_loss"])
+    assert tt["tt_warm_pre_without_loss"] < min(
+        tt["tt_warm_post_without_loss"], tt["tt_warm_post_with_loss"]
+    )
     assert tt["tt_warm_pre_with_loss"] < tt["tt_warm_pre_without_loss"]
 
 
