@@ -108,6 +108,17 @@ def test_a_runtime_package_version_is_a_dependency(book, monkeypatch):
     assert deps.changes(before, deps.fingerprint(path, book)) == ["environment"]
 
 
+@pytest.mark.parametrize("name", ["GRADFLOW_SEED_OFFSET", "ATEN_CPU_CAPABILITY"])
+def test_a_seed_offset_or_kernel_path_is_a_dependency(book, monkeypatch, name):
+    path = lesson(book, "import gradflow.a")
+    monkeypatch.delenv(name, raising=False)
+    before = deps.fingerprint(path, book)
+    monkeypatch.setenv("SOME_OTHER_VARIABLE", "1")
+    assert deps.fingerprint(path, book) == before  # only the variables that change the results
+    monkeypatch.setenv(name, "100")
+    assert deps.changes(before, deps.fingerprint(path, book)) == ["environment variables"]
+
+
 def test_a_file_the_code_reads_is_a_dependency(book):
     (book / "lessons" / "table.csv").write_text("1,2\n")
     path = lesson(book, "open('table.csv').read()")

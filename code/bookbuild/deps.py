@@ -4,6 +4,7 @@ environment. Each dependency is hashed, so a change can be named."""
 
 import ast
 import hashlib
+import os
 import platform
 import re
 from collections.abc import Iterable
@@ -16,6 +17,9 @@ from bookbuild import DISTRIBUTION  # the installed distribution that brings PAC
 
 PACKAGE = "gradflow"  # the package whose modules the lessons import
 RUNTIME_EXTRAS = ("docs",)  # what the lessons execute with: the package, its docs extra, and theirs
+# Variables that change what a lesson computes: the book's seed offset and thread count
+# (gradflow.init, gradflow.claims) and the kernel paths of ATen and MKL (see .ci/robustness.py)
+RUNTIME_VARIABLES = ("GRADFLOW_SEED_OFFSET", "GRADFLOW_THREADS", "ATEN_CPU_CAPABILITY", "MKL_CBWR")
 
 
 def _digest(data: bytes) -> str:
@@ -147,6 +151,12 @@ def environment(root: Path) -> str:
     return "\n".join(lines)
 
 
+def variables() -> str:
+    """The variables of RUNTIME_VARIABLES that are set, as text: a build with another seed offset
+    or kernel path executes again instead of reusing another setting's results."""
+    return "\n".join(f"{name}={os.environ[name]}" for name in RUNTIME_VARIABLES if name in os.environ)
+
+
 def fingerprint(lesson: Path, root: Path, code_dir: Path | None = None) -> dict[str, str]:
     """A hash for each thing ``lesson`` depends on, keyed by what it is (paths relative to root)."""
     code_dir = code_dir or root / "code"
@@ -154,6 +164,7 @@ def fingerprint(lesson: Path, root: Path, code_dir: Path | None = None) -> dict[
     hashes = {
         "code cells": _digest(code.encode()),
         "environment": _digest(environment(root).encode()),
+        "environment variables": _digest(variables().encode()),
     }
     files = package_files(imported_modules(code), code_dir)
     sources = [code] + [f.read_text(encoding="utf-8") for f in files]
