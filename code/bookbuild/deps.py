@@ -154,7 +154,9 @@ def environment(root: Path) -> str:
 def variables() -> str:
     """The variables of RUNTIME_VARIABLES that are set, as text: a build with another seed offset
     or kernel path executes again instead of reusing another setting's results."""
-    return "\n".join(f"{name}={os.environ[name]}" for name in RUNTIME_VARIABLES if name in os.environ)
+    return "\n".join(
+        f"{name}={os.environ[name]}" for name in RUNTIME_VARIABLES if name in os.environ
+    )
 
 
 def fingerprint(lesson: Path, root: Path, code_dir: Path | None = None) -> dict[str, str]:
