@@ -170,3 +170,9 @@ if BOOK_REPOSITORY_URL.startswith(
         "use_edit_page_button": True,
         "use_issues_button": True,  # "open an issue"
     }
+    if (Path(__file__).parent / ".git").exists():
+        # Each page's footer: "Last updated on" the author date of the last commit that changed the
+        # page or a file it includes, in UTC, so that every rebuild of a commit says the same
+        extensions.append("sphinx_last_updated_by_git")
+        html_last_updated_fmt = "%d %B %Y"
+        git_last_updated_timezone = "UTC"
