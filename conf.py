@@ -26,6 +26,7 @@ extensions = [
     "sphinxcontrib.bibtex",
     "sphinx_copybutton",  # a copy button on every code block and code cell
     "sphinx_exercise",  # {exercise} and {solution}: exercises at the end of every chapter
+    "bookbuild.static",  # ... whose stylesheet, like MyST-NB's, is in place before pages are written
     "sphinx_togglebutton",  # solutions with :class: dropdown stay folded until opened
     "sphinx_codeautolink",  # every gradflow name in a code cell links to its API entry
     "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet

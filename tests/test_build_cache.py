@@ -51,6 +51,11 @@ def page(src, name, out="out"):
     return (src.parent / out / "html" / "lessons" / f"{name}.html").read_text()
 
 
+def stylesheets(html):
+    """The stylesheet links of a page, each with its checksum (``?v=...``) where it has one."""
+    return re.findall(r'<link rel="stylesheet"[^>]*href="([^"]+)"', html)
+
+
 def test_a_lesson_executes_exactly_when_its_dependencies_change(book):
     executed, _ = build(book)
     assert executed == {"a", "b"}
@@ -64,6 +69,8 @@ def test_a_lesson_executes_exactly_when_its_dependencies_change(book):
     assert executed == {"a"}
     assert "code/gradflow/one.py" in output
     assert "value is 10" in page(book, "a") and "value is 2" in page(book, "b")
+    # page b was written by the clean build, page a again into the full folder: same stylesheets
+    assert stylesheets(page(book, "a")) == stylesheets(page(book, "b"))
 
     lesson_b = book / "lessons" / "b.md"
     lesson_b.write_text(lesson_b.read_text().replace("Some prose.", "Some new prose."))
