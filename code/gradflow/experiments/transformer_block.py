@@ -103,6 +103,7 @@ def gpt2_branch_scale(emb_dim: int, n_layers: int) -> float:
 
     The first matrix (std 0.02, fan-in C) gives features of std 0.02 sqrt(C); the output projection
     (std 0.02 / sqrt(2L)) multiplies by 0.02 sqrt(C) / sqrt(2L) again: (0.02 sqrt(C))^2 / sqrt(2L).
+    (In the feed-forward branch GELU halves the small hidden features and 4C of them are summed.)
     """
     check_positive_int(emb_dim, "emb_dim")
     check_positive_int(n_layers, "n_layers")
