@@ -11,7 +11,12 @@ import gradflow.experiments.transformer_block as experiment
 from gradflow.diagrams import block_diagram
 from gradflow.experiments.transformer_block import gradient_profile_at_init, random_tokens
 from gradflow.gpt import GPTConfig, GPTModel, PostLNTransformerBlock, TransformerBlock
-from gradflow.gradients import block_gradient_norms, norm_input_scales, token_similarity
+from gradflow.gradients import (
+    block_gradient_norms,
+    norm_input_scales,
+    stream_gradient_norms,
+    token_similarity,
+)
 from gradflow.plots import plot_profiles
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
@@ -146,3 +151,136 @@ def test_token_ids_outside_the_vocabulary_are_rejected():
         model([[1, 2, 3]])
     with pytest.raises(ValueError, match="longer than the context length 8"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+# --- GPT-2's initialisation, the layer norms' epsilon, the centred similarity, the stream gradient
+
+
+def test_branch_scale_by_hand():
+    # (0.02 * sqrt(64))^2 / sqrt(2 * 48) = 0.0256 / sqrt(96), worked out by hand
+    assert experiment.gpt2_branch_scale(64, 48) == pytest.approx(0.0256 / 96**0.5)
+    assert experiment.gpt2_branch_scale(768, 12) == pytest.approx(0.3072 / 24**0.5)
+
+
+@pytest.mark.parametrize("branch", ["attention-like", "feed-forward"])
+def test_branch_scale_matches_torch_ops(branch):
+    # a normalised input through GPT-2-initialised matrices, written with torch's own ops; at width
+    # 64 the hidden features (std 0.16) are small enough for GELU to act as x / 2
+    C, L = 64, 12
+    gen = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.layer_norm(torch.randn(8192, C, generator=gen), (C,))
+    out_std = 0.02 / (2 * L) ** 0.5
+    if branch == "attention-like":  # the value projection, then the output projection
+        h = x @ (0.02 * torch.randn(C, C, generator=gen))
+        y = h @ (out_std * torch.randn(C, C, generator=gen))
+    else:  # widen to 4C, GELU (tanh form), project back
+        h = torch.nn.functional.gelu(
+            x @ (0.02 * torch.randn(C, 4 * C, generator=gen)), approximate="tanh"
+        )
+        y = h @ (out_std * torch.randn(4 * C, C, generator=gen))
+    assert y.std().item() == pytest.approx(experiment.gpt2_branch_scale(C, L), rel=0.1)
+
+
+def test_set_norm_eps_reaches_every_layer_norm():
+    torch.manual_seed(4)
+    model = experiment.set_norm_eps(GPTModel(CFG), 1e-12)
+    norms = [m for m in model.modules() if type(m).__name__ == "LayerNorm"]
+    assert len(norms) == 2 * CFG.n_layers + 1 and all(n.eps == 1e-12 for n in norms)
+    x = 1e-4 * torch.randn(2, 3, CFG.emb_dim, dtype=torch.float64)  # small: epsilon matters
+    expected = torch.nn.functional.layer_norm(x, (CFG.emb_dim,), eps=1e-12)
+    assert torch.allclose(norms[0].double()(x), expected, atol=1e-8)
+    with pytest.raises(ValueError):
+        experiment.set_norm_eps(model, -1.0)
+
+
+@pytest.mark.parametrize("use_shortcut", [True, False])
+def test_first_block_gradient_is_autograds(use_shortcut):
+    torch.manual_seed(5)
+    model = GPTModel(CFG, use_shortcut=use_shortcut)
+    tokens = random_tokens(CFG, 2, 6, seed=5)
+    gradient, sigma = experiment.first_block_gradient(model, tokens)
+    # reference: the full backward pass, and the last block's second layer norm's input by hand
+    assert gradient == pytest.approx(block_gradient_norms(model, tokens)[0], rel=1e-5)
+    with torch.no_grad():
+        x = model.tok_emb(tokens[:, :-1]) + model.pos_emb(torch.arange(6))
+        for block in model.blocks[:-1]:
+            x = block(x)
+        last = model.blocks[-1]
+        h = last.attn(last.norm1(x)) + (x if use_shortcut else 0)
+    assert sigma == pytest.approx(h.std(dim=-1, unbiased=False).mean().item(), rel=1e-4)
+
+
+def test_sweep_sets_eps_and_shortcuts_and_averages(monkeypatch):
+    seen = []
+
+    def fake(model, tokens):
+        eps = {m.eps for m in model.modules() if hasattr(m, "eps")}
+        flags = {b.use_shortcut for b in model.blocks}
+        seen.append((eps, flags))
+        return float(len(seen)), 0.0
+
+    monkeypatch.setattr(experiment, "first_block_gradient", fake)
+    points = experiment.epsilon_sweep(
+        CFG, (8,), (3,), epsilons=(1e-5, 1e-12), seeds=(0, 1), batch_size=2, seq_len=4
+    )
+    assert len(points) == 4 and len(seen) == 8
+    assert all(len(eps) == 1 and len(flags) == 1 for eps, flags in seen)
+    by_key = {(p.eps, p.use_shortcut): p.gradient for p in points}
+    # calls 1-4 for seed 0 and 5-8 for seed 1, in the order (1e-5, with), (1e-5, without), ...
+    assert by_key[1e-5, True] == 3.0 and by_key[1e-12, False] == 6.0
+    with pytest.raises(ValueError, match="seeds is empty"):
+        experiment.epsilon_sweep(CFG, (8,), (3,), seeds=())
+
+
+def test_epsilon_decides_the_collapse():
+    # width 8: s = (0.02 sqrt 8)^2 / sqrt(12) is far below sqrt(1e-5), far above sqrt(1e-12)
+    cfg = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, drop_rate=0.0)
+    points = experiment.epsilon_sweep(cfg, (8,), (6,), seeds=(0,), batch_size=2, seq_len=6)
+    g = {(p.eps, p.use_shortcut): p.gradient for p in points}
+    assert g[1e-5, False] < 1e-3 * g[1e-12, False]
+    assert g[1e-5, True] == pytest.approx(g[1e-12, True], rel=0.05)
+
+
+def test_centred_similarity_ignores_a_shared_vector():
+    torch.manual_seed(6)
+    model = GPTModel(CFG)
+    model.blocks = torch.nn.ModuleList()  # no blocks: the similarity of the embeddings themselves
+    tokens = random_tokens(CFG, 3, 4, seed=6)
+    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(5))
+    u = torch.nn.functional.normalize(x - x.mean(dim=(0, 1)), dim=-1)
+    pairs = [
+        (u[b, i] @ u[b, j]).item() for b in range(3) for i in range(5) for j in range(5) if i != j
+    ]
+    centred = token_similarity(model, tokens, centred=True)
+    assert centred == pytest.approx(sum(pairs) / len(pairs), rel=1e-4)
+    with torch.no_grad():  # a large vector shared by every position
+        model.pos_emb.weight += 100.0
+    assert token_similarity(model, tokens) > 0.99
+    assert token_similarity(model, tokens, centred=True) == pytest.approx(centred, abs=1e-3)
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_stream_gradient_norms_are_autograds(norm):
+    torch.manual_seed(7)
+    model = GPTModel(CFG, norm=norm)
+    tokens = random_tokens(CFG, 2, 5, seed=7)
+    norms = stream_gradient_norms(model, tokens)
+    # reference: run the blocks by hand and ask autograd for the gradient of each block's output
+    x = model.tok_emb(tokens[:, :-1]) + model.pos_emb(torch.arange(5))
+    outputs = []
+    for block in model.blocks:
+        x = block(x)
+        outputs.append(x)
+    logits = model.out_head(model.final_norm(x))
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+    expected = [g.norm().item() for g in torch.autograd.grad(loss, outputs)]
+    assert norms == pytest.approx(expected, rel=1e-5)
+    assert all(p.grad is not None for p in model.blocks[0].parameters())
+
+
+def test_gradient_parts_at_init():
+    parts = experiment.gradient_parts_at_init(CFG, seeds=(0,), batch_size=2, seq_len=4)
+    assert set(parts) == {"ff_out", "stream", "activations"}
+    assert all(v.shape == (CFG.n_layers,) for v in parts.values())
+    expected = gradient_profile_at_init(CFG, part="ff_out", seeds=(0,), batch_size=2, seq_len=4)
+    assert list(parts["ff_out"]) == pytest.approx(list(expected), rel=1e-6)

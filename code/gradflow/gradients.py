@@ -3,7 +3,7 @@
 Per-layer weight-gradient profiles (``gradient_profile``) and their factors
 (``gradient_factors``), per-block gradient norms of a GPT (``block_gradient_norms``, or
 ``block_weight_grad_norms`` after a backward pass of one's own), the RMS of a GPT's residual stream
-block by block (``stream_rms``), the Jacobians of residual branches (``branch_jacobians``), the scale
+block by block (``stream_rms``) and the gradient reaching it (``stream_gradient_norms``), the Jacobians of residual branches (``branch_jacobians``), the scale
 of what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
 (``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass.
 """
@@ -194,6 +194,24 @@ def block_weight_grad_norms(model: "gradflow.gpt.GPTModel", part: str = "block")
     return norms
 
 
+def stream_gradient_norms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[float]:
+    """One next-token backward pass; per block, the norm (in float64) of the loss's gradient with
+    respect to the stream after that block. The weights' gradients are left in ``.grad``."""
+    model.zero_grad(set_to_none=True)
+    outputs: list[torch.Tensor] = []
+    hooks = [b.register_forward_hook(lambda _m, _a, out: outputs.append(out)) for b in model.blocks]
+    try:
+        logits = model(tokens[:, :-1])  # (B, T, vocab_size)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for out in outputs:
+        out.retain_grad()  # (B, T, C): keep the gradient of this intermediate tensor
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+    loss.backward()
+    return [out.grad.double().norm().item() for out in outputs]
+
+
 @torch.no_grad()
 def stream_rms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[float]:
     """Root mean square of the residual stream: of the embeddings, then after every block."""
@@ -207,12 +225,20 @@ def stream_rms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[flo
 
 
 @torch.no_grad()
-def token_similarity(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> float:
-    """Mean cosine similarity between different positions' vectors after the last block."""
+def token_similarity(
+    model: "gradflow.gpt.GPTModel", tokens: torch.Tensor, centred: bool = False
+) -> float:
+    """Mean cosine similarity between different positions' vectors after the last block.
+
+    With ``centred``, the mean vector over every token of the batch is subtracted first, so that a
+    direction all tokens share does not count as the positions being alike.
+    """
     T = tokens.shape[1]
     x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
     for block in model.blocks:
         x = block(x)  # (B, T, C)
+    if centred:
+        x = x - x.mean(dim=(0, 1))  # (B, T, C) minus the batch's mean vector (C,)
     unit = nn.functional.normalize(x, dim=-1)
     cos = unit @ unit.transpose(1, 2)  # (B, T, T): cosine between every pair of positions
     off_diagonal = ~torch.eye(T, dtype=torch.bool)
