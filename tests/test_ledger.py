@@ -108,8 +108,10 @@ def _landscapes(g):
 
 def _xiong(g):
     tf = g["transformer_block"]
-    assert tf["tf_post_over_pre_xavier_24"] > 1
-    assert XIONG_PRE_LN_BOUND / 2 < tf["tf_pre_last_24_over_6_xavier"] < 1
+    assert tf["tf_post_over_pre_xavier_24"] > 1.2
+    assert (
+        XIONG_PRE_LN_BOUND / 1.43 < tf["tf_pre_last_24_over_6_xavier"] < XIONG_PRE_LN_BOUND * 1.43
+    )
 
 
 def _veit_paths(g):
