@@ -1,17 +1,19 @@
 """Protects the training of small GPTs (gradflow.train.train_sequence_model, the chapter's
 experiments and gradflow.gradients.stream_rms): runs repeat exactly for a seed, a model without its
 shortcuts runs and trains, GPT-2's output-projection scaling gives the stated standard deviations,
-gradient norms agree with PyTorch's own, the stream's RMS is right in hand-derived cases, and bad
-input is refused with a message naming it."""
+gradient norms agree with PyTorch's own, the stream's RMS and its fits, the reference losses and the
+logit spread are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
+bad input is refused with a message naming it."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from gradflow.experiments import training_transformers as tt
-from gradflow.gpt import GPTConfig, GPTModel
-from gradflow.gradients import block_weight_grad_norms, stream_rms, weight_matrices
+from gradflow.gpt import GPTConfig, GPTModel, LayerNorm
+from gradflow.gradients import block_weight_grad_norms, logit_spread, stream_rms, weight_matrices
 from gradflow.init import out_projections
 from gradflow.tasks import SortTask
 from gradflow.train import train_sequence_model, warmup_factor
@@ -178,3 +180,95 @@ def test_spread_by_hand():
     assert tt.spread([3.0, 1.0, 2.0, 10.0]) == tt.Spread(median=2.5, low=1.0, high=10.0)
     with pytest.raises(ValueError, match="empty"):
         tt.spread([])
+
+
+def test_reference_losses_by_hand():
+    # two digits, two of them: problems 00, 01, 10, 11 with answers 00, 01, 01, 11
+    losses = tt.reference_losses(SortTask(length=2, n_digits=2))
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))  # each position: one digit in four differs
+    assert losses["constant"] == pytest.approx(math.log(2))  # four 0s and four 1s among the answers
+    assert losses["problem"] == pytest.approx(
+        math.log(2) / 2
+    )  # 01 and 10 hold two digits, 00 and 11 one
+    assert losses["position"] == pytest.approx(h)
+
+
+class FixedLogits(torch.nn.Module):
+    """A stand-in model whose output is given."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, tokens):
+        return self.logits
+
+
+def test_logit_spread_by_hand():
+    logits = torch.tensor([[[5.0, 0.0], [0.0, 1.0]], [[5.0, 0.0], [2.0, 3.0]]])  # (B=2, T=2, V=2)
+    # across the two inputs: position 0 does not vary; at position 1 both logits differ by 2 (std 1)
+    assert logit_spread(FixedLogits(logits), None) == pytest.approx(0.5)
+    assert logit_spread(FixedLogits(logits), None, first=1) == pytest.approx(1.0)
+    model = tiny_model()
+    with torch.no_grad():
+        model.out_head.weight.zero_()  # every input gets the same (zero) logits
+    assert logit_spread(model, TASK.examples(TASK.split(seed=0)[0][:8])[0]) == 0.0
+
+
+def test_step_by_step_is_the_runs_it_stands_for():
+    # the model after s steps is a run of s steps; its gradient at step s that run's record
+    runs = tt.step_by_step(1, steps=3, seeds=(0,), budget=TINY)
+    assert len(runs[0].spread) == 4 and len(runs[0].first_grad) == 3
+    inputs, _ = tt.TASK.examples(tt.problems()[0][:128])
+    every_step = replace(TINY, record_every=1)
+    for s in range(4):
+        model = (
+            tt.train(1, False, seed=0, steps=s, budget=every_step).model
+            if s
+            else tt.build(1, False, seed=0, budget=TINY)
+        )
+        assert runs[0].spread[s] == pytest.approx(logit_spread(model, inputs, first=5), rel=1e-6)
+    history = tt.train(1, False, seed=0, steps=3, budget=every_step).history
+    assert runs[0].first_grad == pytest.approx([n[0] for n in history.block_grad_norms], rel=1e-6)
+
+
+def test_on_record_sees_the_model_at_every_record():
+    seen = []
+    train, test = TASK.split(seed=0)
+    train_sequence_model(
+        tiny_model(), TASK, train, test, steps=4, lr=3e-3, batch_size=16, record_every=2,
+        on_record=lambda m: seen.append(m.blocks[0].attn.query.weight.sum().item()),
+    )  # fmt: skip
+    assert len(seen) == 3 and len(set(seen)) == 3  # steps 0, 2 and 4, each after other updates
+
+
+def test_mean_square_fit_and_geometric_deviation_by_hand():
+    rms = [0.1 * math.sqrt(1 + 0.5 * depth) for depth in range(5)]  # independent additions, c = 0.5
+    assert tt.mean_square_fit(rms) == pytest.approx((0.5, 0.0), abs=1e-12)
+    assert tt.geometric_deviation([1.0, 2.0, 4.0]) == pytest.approx(0.0)
+    # 1, 2, 4: c = (3 * 1 + 15 * 2) / (1 + 4) = 6.6; worst at l = 1, 2 / sqrt(7.6)
+    c, deviation = tt.mean_square_fit([1.0, 2.0, 4.0])
+    assert c == pytest.approx(6.6) and deviation == pytest.approx(1 - 2 / math.sqrt(7.6))
+    with pytest.raises(ValueError, match="at least one block"):
+        tt.mean_square_fit([1.0])
+
+
+def test_build_sets_every_layer_norms_epsilon():
+    model = tt.build(2, budget=TINY, eps=1e-12)
+    norms = [m for m in model.modules() if isinstance(m, LayerNorm)]
+    assert len(norms) == 5 and all(m.eps == 1e-12 for m in norms)  # two per block and the final one
+    assert all(
+        m.eps == 1e-5 for m in tt.build(2, budget=TINY).modules() if isinstance(m, LayerNorm)
+    )
+    with pytest.raises(ValueError, match="eps"):
+        tt.build(2, eps=0.0)
+
+
+def test_warmup_window_sweeps_the_rates_without_the_scaling():
+    window = tt.warmup_window(1, rates=(1e-2, 2e-2), warmup=5, steps=10, seeds=(0,), budget=TINY)
+    assert sorted(window) == sorted((n, w, lr) for n in ("post", "pre") for w in (0, 5)
+                                    for lr in (1e-2, 2e-2))  # fmt: skip
+    alone = tt.train(1, True, "post", 0, 5, scaled=False, lr=2e-2, steps=10, budget=TINY)
+    assert window["post", 5, 2e-2][0].history == alone.history
+    with pytest.raises(ValueError, match="rates"):
+        tt.warmup_window(rates=())

@@ -252,3 +252,12 @@ def norm_input_scales(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> l
     with record_inputs(norms) as inputs:
         model(tokens)
     return [h.std(dim=-1, unbiased=False).mean().item() for h in inputs]  # mean over (B, T)
+
+
+@torch.no_grad()
+def logit_spread(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor, first: int = 0) -> float:
+    """How much the output depends on the input: the standard deviation of each logit across the
+    batch, averaged over the positions from ``first`` on and over the vocabulary (0 for a model that
+    gives every input the same output)."""
+    logits = model(tokens)[:, first:]  # (B, T - first, vocab_size)
+    return logits.std(dim=0, unbiased=False).mean().item()

@@ -1,6 +1,7 @@
 """Small, deterministic training loops, recording what lessons plot: a classifier on the digits, a
 small GPT on a sequence task, and a regression onto given targets."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -114,6 +115,7 @@ def train_sequence_model(
     seed: int = 0,
     record_every: int = 10,
     n_eval: int = 128,
+    on_record: Callable[[nn.Module], None] | None = None,
 ) -> History:
     """Train a small GPT on ``task`` with AdamW (GPT-2's betas 0.9 and 0.95, weight decay 0.01) and a
     learning rate that warms up linearly over ``warmup`` steps, then stays at ``lr``.
@@ -121,7 +123,8 @@ def train_sequence_model(
     Minibatches come from a seeded generator, so a run repeats exactly. Each record holds the loss on
     the answers of the first ``n_eval`` training problems and the per-block gradient norms of that
     step's minibatch; the fraction of test problems answered wholly right, which costs one forward
-    pass per answer digit, is measured once, after the last step.
+    pass per answer digit, is measured once, after the last step. ``on_record``, if given, is
+    called with the model at every record, for measurements of one's own.
     """
     check_model_fits(model, task)
     task.check_problems(train_problems)
@@ -144,6 +147,8 @@ def train_sequence_model(
                 loss = nn.functional.cross_entropy(logits.flatten(0, 1), eval_targets.flatten())
             history.steps.append(step)
             history.train_loss.append(loss.item())
+            if on_record is not None:
+                on_record(model)
         if step == steps:
             history.test_accuracy.append(answer_accuracy(model, task, test_problems))
             break

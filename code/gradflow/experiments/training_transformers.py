@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number
-from gradflow.gpt import BLOCKS, GPTConfig, GPTModel
-from gradflow.gradients import stream_rms, token_similarity
+from gradflow.gpt import BLOCKS, GPTConfig, GPTModel, LayerNorm
+from gradflow.gradients import logit_spread, stream_rms, token_similarity
 from gradflow.init import out_projections, seeded
 from gradflow.tasks import SortTask
 from gradflow.train import History, train_sequence_model
@@ -78,14 +79,20 @@ def build(
     scaled: bool = True,
     seed: int = 0,
     budget: Budget = BUDGET,
+    eps: float = 1e-5,
 ) -> GPTModel:
-    """A freshly initialised GPT with GPT-2's initialisation; ``scaled=False`` drops its 1/sqrt(2L)."""
+    """A freshly initialised GPT with GPT-2's initialisation; ``scaled=False`` drops its 1/sqrt(2L),
+    ``eps`` is every layer norm's epsilon."""
     if norm not in BLOCKS:
         raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(BLOCKS)}")
+    check_positive_number(eps, "eps")
     with seeded(seed):
         model = GPTModel(
             config(n_layers, budget), norm=norm, use_shortcut=use_shortcut, init="gpt2"
         )
+    for module in model.modules():
+        if isinstance(module, LayerNorm):
+            module.eps = eps
     return model if scaled else unscale_out_projections(model)
 
 
@@ -107,9 +114,10 @@ def train(
     lr: float | None = None,
     steps: int | None = None,
     budget: Budget = BUDGET,
+    eps: float = 1e-5,
 ) -> Trained:
     """Build a GPT with ``seed`` and train it on the task; the minibatches follow the same seed."""
-    model = build(n_layers, use_shortcut, norm, scaled, seed, budget)
+    model = build(n_layers, use_shortcut, norm, scaled, seed, budget, eps)
     train_problems, test_problems = problems()
     history = train_sequence_model(
         model,
@@ -150,18 +158,38 @@ def warmup_study(
     seeds: Sequence[int] = (0,),
     steps: int | None = None,
     budget: Budget = BUDGET,
+    scaled: bool = True,
 ) -> dict[tuple[str, int], list[Trained]]:
     """Post-LN and pre-LN stacks (with shortcuts) at a high learning rate, with and without warm-up;
-    ``steps`` (the budget's unless given) per run."""
+    ``steps`` (the budget's unless given) per run; ``scaled=False`` drops GPT-2's 1/sqrt(2L)."""
     _check_seeds(seeds)
     return {
         (norm, w): [
-            train(n_layers, True, norm, s, warmup=w, lr=lr, steps=steps, budget=budget)
+            train(n_layers, True, norm, s, w, scaled, lr=lr, steps=steps, budget=budget)
             for s in seeds
         ]
         for norm in ("post", "pre")
         for w in (0, warmup)
     }
+
+
+def warmup_window(
+    n_layers: int = 4,
+    rates: Sequence[float] = (1e-2, 3e-2, 1e-1),
+    warmup: int = 15,
+    steps: int = 60,
+    seeds: Sequence[int] = (0, 1, 2),
+    budget: Budget = BUDGET,
+) -> dict[tuple[str, int, float], list[Trained]]:
+    """``warmup_study`` at every learning rate of ``rates``, without GPT-2's 1/sqrt(2L) scaling (as in
+    Xiong et al.'s post-LN and pre-LN Transformers); keys (placement, warm-up steps, rate)."""
+    if len(rates) == 0:
+        raise ValueError("rates is empty: give at least one learning rate")
+    window = {}
+    for lr in rates:
+        study = warmup_study(n_layers, lr, warmup, seeds, steps, budget, scaled=False)
+        window.update({(norm, w, lr): runs for (norm, w), runs in study.items()})
+    return window
 
 
 @dataclass(frozen=True)
@@ -250,3 +278,86 @@ def similarity(model: GPTModel, n: int = 256) -> float:
     """Mean cosine similarity of the positions' vectors after the last block, on test problems."""
     inputs, _ = TASK.examples(problems()[1][:n])
     return token_similarity(model, inputs)
+
+
+def reference_losses(task: SortTask = TASK) -> dict[str, float]:
+    """The loss per answer digit of the best predictions that ignore part of the input, over all
+    ``n_digits ** length`` problems: one distribution for everything (``"constant"``), one per
+    problem used at every answer position (``"problem"``: the problem's digit frequencies), one per
+    answer position used for every problem (``"position"``)."""
+    problems = torch.cat(task.split(SPLIT_SEED))  # every problem once, (N, length)
+    answers = nn.functional.one_hot(problems.sort(dim=1).values, task.n_digits).double()
+    counts = nn.functional.one_hot(problems, task.n_digits).double()  # (N, length, n_digits)
+
+    def entropy(p: torch.Tensor) -> torch.Tensor:  # of distributions along the last axis
+        return -torch.special.xlogy(p, p).sum(dim=-1)
+
+    return {
+        "constant": entropy(answers.mean(dim=(0, 1))).item(),
+        "problem": entropy(counts.mean(dim=1)).mean().item(),  # the answer holds the same digits
+        "position": entropy(answers.mean(dim=0)).mean().item(),
+    }
+
+
+@dataclass
+class StepByStep:
+    """One run's first steps: how much its output varies across inputs, and its gradient."""
+
+    spread: list[float]  # logit spread across the training problems after 0, 1, 2, ... steps
+    first_grad: list[float]  # the first block's weight-gradient norm at steps 0, 1, 2, ...
+
+
+def step_by_step(
+    n_layers: int = 8,
+    steps: int = 5,
+    seeds: Sequence[int] = (0, 1, 2),
+    use_shortcut: bool = False,
+    eps: float = 1e-5,
+    budget: Budget = BUDGET,
+) -> list[StepByStep]:
+    """Train with the budget's settings for ``steps`` steps, recording every step, one run per
+    seed; the logit spread is measured on the answer positions of the first 128 training problems."""
+    _check_seeds(seeds)
+    inputs, _ = TASK.examples(problems()[0][:128])
+    train_problems, test_problems = problems()
+    runs = []
+    for seed in seeds:
+        model = build(n_layers, use_shortcut, seed=seed, budget=budget, eps=eps)
+        spreads = []
+
+        def measure(m: GPTModel, spreads: list[float] = spreads) -> None:  # at every step
+            spreads.append(logit_spread(m, inputs, first=TASK.length - 1))
+
+        history = train_sequence_model(
+            model,
+            TASK,
+            train_problems,
+            test_problems[:1],  # the test accuracy is not needed here
+            steps=steps,
+            lr=budget.lr,
+            batch_size=budget.batch_size,
+            seed=seed,
+            record_every=1,
+            n_eval=16,  # the loop's own loss record is not needed here
+            on_record=measure,
+        )
+        runs.append(StepByStep(spreads, [norms[0] for norms in history.block_grad_norms]))
+    return runs
+
+
+def mean_square_fit(rms: Sequence[float]) -> tuple[float, float]:
+    """Fit the stream's mean square after ``l`` blocks, over the embeddings', with ``1 + c * l``
+    (least squares); return ``c`` and the largest relative deviation of the RMS from
+    ``sqrt(1 + c * l)``: small if every block adds the same, independent variance."""
+    r = np.asarray(rms, dtype=float) / rms[0]
+    if len(r) < 2:
+        raise ValueError("rms needs the embeddings' value and at least one block's")
+    depth = np.arange(len(r))
+    c = float(np.sum((r**2 - 1) * depth) / np.sum(depth**2))
+    return c, float(np.max(np.abs(r / np.sqrt(1 + c * depth) - 1)))
+
+
+def geometric_deviation(rms: Sequence[float]) -> float:
+    """The largest relative deviation of the stream's RMS from the same growth factor per block."""
+    r = np.asarray(rms, dtype=float) / rms[0]
+    return float(np.max(np.abs(r / growth_per_block(rms) ** np.arange(len(r)) - 1)))
