@@ -7,9 +7,6 @@ as a hand-derived two-block case does and as autograd does, and ``path_split`` m
 import pytest
 import torch
 
-from gradflow.gradients import gradient_factors
-from gradflow.mlp import ShortcutMLP
-
 from gradflow.experiments.shortcut_connections import (
     activation_slopes,
     depth_profiles,
@@ -18,6 +15,8 @@ from gradflow.experiments.shortcut_connections import (
     seed_sweep,
     smallest_deep_gains,
 )
+from gradflow.gradients import gradient_factors
+from gradflow.mlp import ShortcutMLP
 from gradflow.published import RASCHKA_CH4_GRADIENTS, RASCHKA_CH4_SEED
 
 
@@ -115,7 +114,9 @@ def test_first_layer_path_by_hand(use_shortcut):
     d1, d2 = torch.tensor([0.5, 0.25]), torch.tensor([2.0, 1.0])
     # delta_2 = d2 * w3, g_1 = w2^T delta_2 (+ w3 with the shortcut), delta_1 = d1 * g_1
     delta2 = torch.tensor([10.0, -6.0])
-    g1 = torch.tensor([10.0 - 18.0, 20.0 - 24.0]) + (torch.tensor([5.0, -6.0]) if use_shortcut else 0)
+    g1 = torch.tensor([10.0 - 18.0, 20.0 - 24.0]) + (
+        torch.tensor([5.0, -6.0]) if use_shortcut else 0
+    )
     expected = (d1 * g1).abs().mean().item()
     assert delta2.tolist() == (d2 * w3[0]).tolist()
     assert first_layer_path(model, [d1, d2], use_shortcut) == pytest.approx(expected)

@@ -313,7 +313,9 @@ def test_forward_spread_by_hand():
         w, b = layer[0].weight, layer[0].bias
         a = h @ w.T + b
         slope = torch.sigmoid(a) * (1 - torch.sigmoid(a))  # the sigmoid's derivative by hand
-        predicted.append(w.norm().item() / math.sqrt(w.shape[0]) * slope.pow(2).mean().sqrt().item())
+        predicted.append(
+            w.norm().item() / math.sqrt(w.shape[0]) * slope.pow(2).mean().sqrt().item()
+        )
         h = torch.sigmoid(a)
         spread.append(h.std(dim=0).mean().item())
     assert got["spread"] == pytest.approx(spread, rel=1e-10)

@@ -134,7 +134,9 @@ def activation_slopes(model: ShortcutMLP, x: torch.Tensor) -> list[torch.Tensor]
     return slopes
 
 
-def first_layer_path(model: ShortcutMLP, slopes: Sequence[torch.Tensor], use_shortcut: bool) -> float:
+def first_layer_path(
+    model: ShortcutMLP, slopes: Sequence[torch.Tensor], use_shortcut: bool
+) -> float:
     """mean|delta_1| per unit of gradient at the output layer's pre-activation (one output unit).
 
     The chain rule run by hand with the model's weights, the hidden layers' activation slopes

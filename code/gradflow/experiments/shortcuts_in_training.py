@@ -128,7 +128,10 @@ def stream_mean_squares(model: ScaledShortcutMLP, x: torch.Tensor) -> dict[str, 
     with record_inputs(list(model.layers)) as seen:
         model(x)
     stream = [h.pow(2).mean().item() for h in seen]  # (B, C) -> one number per block
-    branch = [(model.branch_scale * f(h)).pow(2).mean().item() for f, h in zip(blocks, seen)]
+    branch = [
+        (model.branch_scale * f(h)).pow(2).mean().item()
+        for f, h in zip(blocks, seen[:-1], strict=True)
+    ]
     return {"stream": stream, "branch": branch}
 
 
