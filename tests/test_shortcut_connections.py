@@ -1,16 +1,22 @@
 """Protects the multi-seed experiments of the shortcut chapter: ``seed_sweep`` reproduces Raschka's
 published table for his seed, splits each gradient into factors that multiply back to it, follows
 the book-wide seed offset; ``smallest_deep_gains`` is the smallest first-layer ratio of the depth
-explorer's profiles, checked against gradients derived by hand for one network."""
+explorer's profiles, checked against gradients derived by hand for one network; ``first_layer_path`` runs the chain rule
+as a hand-derived two-block case does and as autograd does, and ``path_split`` multiplies back."""
 
 import pytest
 import torch
 
 from gradflow.experiments.shortcut_connections import (
+    activation_slopes,
     depth_profiles,
+    first_layer_path,
+    path_split,
     seed_sweep,
     smallest_deep_gains,
 )
+from gradflow.gradients import gradient_factors
+from gradflow.mlp import ShortcutMLP
 from gradflow.published import RASCHKA_CH4_GRADIENTS, RASCHKA_CH4_SEED
 
 
@@ -96,3 +102,41 @@ def test_smallest_deep_gains_agree_with_the_profiles():
 def test_experiments_reject_bad_input(call, error):
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("use_shortcut", [False, True])
+def test_first_layer_path_by_hand(use_shortcut):
+    model = ShortcutMLP([2, 2, 2, 1], use_shortcut=use_shortcut)
+    w1, w2, w3 = (layer[0].weight for layer in model.layers)
+    with torch.no_grad():
+        w2.copy_(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        w3.copy_(torch.tensor([[5.0, -6.0]]))
+    d1, d2 = torch.tensor([0.5, 0.25]), torch.tensor([2.0, 1.0])
+    # delta_2 = d2 * w3, g_1 = w2^T delta_2 (+ w3 with the shortcut), delta_1 = d1 * g_1
+    delta2 = torch.tensor([10.0, -6.0])
+    g1 = torch.tensor([10.0 - 18.0, 20.0 - 24.0]) + (
+        torch.tensor([5.0, -6.0]) if use_shortcut else 0
+    )
+    expected = (d1 * g1).abs().mean().item()
+    assert delta2.tolist() == (d2 * w3[0]).tolist()
+    assert first_layer_path(model, [d1, d2], use_shortcut) == pytest.approx(expected)
+
+
+def test_path_split_matches_autograd_and_multiplies_back():
+    x, target = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([[0.0]])
+    nets = {}
+    for kind, shortcut in (("plain", False), ("residual", True)):
+        torch.manual_seed(RASCHKA_CH4_SEED)
+        nets[kind] = ShortcutMLP([3, 3, 3, 3, 3, 1], use_shortcut=shortcut)
+    split = path_split(nets["plain"], nets["residual"], x)
+    f = {kind: gradient_factors(net, x, target) for kind, net in nets.items()}
+    hidden = (f["residual"]["path"][0] / f["residual"]["path"][-1]) / (
+        f["plain"]["path"][0] / f["plain"]["path"][-1]
+    )
+    assert split["hidden"] == pytest.approx(hidden, rel=1e-4)
+    assert split["identity_first"] * split["slopes_second"] == pytest.approx(split["hidden"])
+    assert split["slopes_first"] * split["identity_second"] == pytest.approx(split["hidden"])
+    slopes = activation_slopes(nets["plain"], x)
+    assert torch.equal(slopes[0], activation_slopes(nets["residual"], x)[0])  # both read x
+    with pytest.raises(ValueError, match="exactly one example"):
+        activation_slopes(nets["plain"], torch.zeros(2, 3))

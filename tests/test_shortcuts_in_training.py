@@ -3,7 +3,9 @@
 the depth sweep measures the gradient that
 autograd gives, training is deterministic for a fixed seed, the cheap sharpness summary equals the
 one read off a whole loss plane, folding the branch scale into the weights leaves the
-filter-normalised landscape as it was, and bad input raises a clear error."""
+filter-normalised landscape as it was, the control without the factor starts as the scaled
+network's function with its factor moved into the weights by hand, the stream's mean squares equal a
+block loop written out, and bad input raises a clear error."""
 
 import math
 from dataclasses import replace
@@ -22,9 +24,12 @@ from gradflow.experiments.shortcuts_in_training import (
     final_metrics,
     sharpness,
     spread,
+    stream_mean_squares,
+    unscaled_control,
 )
 from gradflow.landscape import filter_normalized_direction, grid_coordinates, loss_plane, loss_rise
 from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP, fold_branch_scale
+from gradflow.train import train_classifier
 
 
 def test_branch_scale_one_is_the_books_shortcut_mlp():
@@ -180,3 +185,54 @@ def test_bad_branch_scale_and_inputs_are_rejected(digits):
 def test_degradation_config_rejects_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         DegradationConfig(**kwargs)
+
+
+def test_unscaled_control_is_the_scaled_network_folded_by_hand_and_trained(digits):
+    config = DegradationConfig(shallow=1, deep=4, steps=6, record_every=3, seeds=(2,), lr=0.01)
+    (run,) = unscaled_control(config, digits)
+    scaled = build_network(NetSpec(depth=4, use_shortcut=True, init="he", scale_branches=True), 2)
+    by_hand = ScaledShortcutMLP([64] * 5 + [10], use_shortcut=True, last_activation=False)
+    by_hand.load_state_dict(scaled.state_dict())
+    with torch.no_grad():
+        for layer in by_hand.layers[:4]:  # the four blocks: weights and biases times 1 / sqrt(4)
+            layer[0].weight.mul_(0.5)
+            layer[0].bias.mul_(0.5)
+    assert by_hand.branch_scale == 1.0 and run.model.branch_scale == 1.0
+    x, y = digits.x_train, digits.y_train
+    with torch.no_grad():  # the same function at the start: the scaled network's loss
+        start = nn.functional.cross_entropy(scaled(x), y).item()
+    assert run.history.train_loss[0] == pytest.approx(start, rel=1e-5)
+    train_classifier(by_hand, digits, steps=6, lr=0.01, batch_size=64, optimizer="sgd", seed=2,
+                     record_every=3)  # fmt: skip
+    for pa, pb in zip(run.model.parameters(), by_hand.parameters(), strict=True):
+        assert torch.allclose(pa, pb, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_stream_mean_squares_equal_a_block_loop(scale):
+    torch.manual_seed(0)
+    model = ScaledShortcutMLP([6, 6, 6, 6, 3], use_shortcut=True, activation="tanh",
+                              last_activation=False, branch_scale=scale)  # fmt: skip
+    x = 3 * torch.randn(5, 6)
+    got = stream_mean_squares(model, x)
+    h, stream, branch = x, [], []
+    for layer in model.layers[:3]:
+        lin = layer[0]
+        added = scale * torch.tanh(h @ lin.weight.T + lin.bias)
+        stream.append(h.pow(2).mean().item())
+        branch.append(added.pow(2).mean().item())
+        h = h + added
+    stream.append(h.pow(2).mean().item())
+    assert got["stream"] == pytest.approx(stream, rel=1e-5)
+    assert got["branch"] == pytest.approx(branch, rel=1e-5)
+    assert max(got["branch"]) <= scale**2  # a tanh branch adds a mean square of at most scale**2
+
+
+def test_control_and_stream_reject_bad_input(digits):
+    with pytest.raises(TypeError, match="config must be a DegradationConfig"):
+        unscaled_control({"deep": 3}, digits)
+    plain = build_network(NetSpec(depth=3), seed=0)
+    with pytest.raises(ValueError, match="every hidden layer of the model needs a shortcut"):
+        stream_mean_squares(plain, digits.x_train[:4])
+    with pytest.raises(TypeError, match="model must be a ScaledShortcutMLP"):
+        stream_mean_squares(nn.Linear(64, 10), digits.x_train[:4])

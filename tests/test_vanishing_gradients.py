@@ -20,6 +20,7 @@ from gradflow.experiments.vanishing_gradients import (
     depth_profiles,
     digits_batch,
     first_to_last,
+    forward_spread,
     init_sweep,
     last_input_spread,
     median_and_range,
@@ -300,3 +301,22 @@ def test_train_seeds_trains_each_seed_as_train_classifier_does(digits):
     assert runs[0].history.train_loss != runs[1].history.train_loss  # another seed, another run
     with pytest.raises(ValueError, match="seeds is empty"):
         train_seeds("sigmoid", 3, digits, x, seeds=[])
+
+
+def test_forward_spread_by_hand():
+    torch.manual_seed(0)
+    model = build_mlp(3, 5, 4, 2, activation="sigmoid").double()
+    x = torch.randn(7, 4, dtype=torch.float64)
+    got = forward_spread(model, x)
+    h, spread, predicted = x, [x.std(dim=0).mean().item()], []
+    for layer in model.layers[:-1]:
+        w, b = layer[0].weight, layer[0].bias
+        a = h @ w.T + b
+        slope = torch.sigmoid(a) * (1 - torch.sigmoid(a))  # the sigmoid's derivative by hand
+        predicted.append(
+            w.norm().item() / math.sqrt(w.shape[0]) * slope.pow(2).mean().sqrt().item()
+        )
+        h = torch.sigmoid(a)
+        spread.append(h.std(dim=0).mean().item())
+    assert got["spread"] == pytest.approx(spread, rel=1e-10)
+    assert got["predicted"] == pytest.approx(predicted, rel=1e-10)

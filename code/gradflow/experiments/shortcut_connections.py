@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from gradflow._checks import check_int, check_positive_int
-from gradflow.gradients import gradient_factors, gradient_profile
+from gradflow.gradients import gradient_factors, gradient_profile, record_inputs
 from gradflow.init import book_seed, seeded
 from gradflow.mlp import ShortcutMLP, check_activation
 
@@ -117,3 +117,64 @@ def seed_sweep(seeds: Sequence[int] = tuple(range(20))) -> list[dict]:
             }
         out.append(entry)
     return out
+
+
+def activation_slopes(model: ShortcutMLP, x: torch.Tensor) -> list[torch.Tensor]:
+    """For one example, the slope of every layer's activation at the pre-activation it receives."""
+    if x.shape[0] != 1:
+        raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
+    acts = [layer[1] for layer in model.layers]
+    with torch.no_grad(), record_inputs(acts) as pre:
+        model(x)
+    slopes = []
+    for a, act in zip(pre, acts, strict=True):
+        z = a[0].clone().requires_grad_(True)  # (C,)
+        (slope,) = torch.autograd.grad(act(z).sum(), z)
+        slopes.append(slope)
+    return slopes
+
+
+def first_layer_path(
+    model: ShortcutMLP, slopes: Sequence[torch.Tensor], use_shortcut: bool
+) -> float:
+    """mean|delta_1| per unit of gradient at the output layer's pre-activation (one output unit).
+
+    The chain rule run by hand with the model's weights, the hidden layers' activation slopes
+    ``slopes`` (one vector per layer, input first) and the shortcuts switched on or off, so that the
+    slopes of one network can be combined with the shortcuts of another.
+    """
+    weights = [layer[0].weight.detach() for layer in model.layers]  # W_k: (out, in)
+    if weights[-1].shape[0] != 1:
+        raise ValueError("first_layer_path needs a network with one output unit")
+    if len(slopes) < len(weights) - 1:
+        raise ValueError(f"need a slope vector for each of the {len(weights) - 1} hidden layers")
+    grad = weights[-1][0]  # dL/dh_{L-1} per unit of gradient at the output's pre-activation
+    for k in range(len(weights) - 2, -1, -1):  # hidden layers, last first
+        delta = slopes[k] * grad  # delta_k, the gradient at layer k's pre-activation
+        if k == 0:
+            break
+        has_shortcut = use_shortcut and weights[k].shape[0] == weights[k].shape[1]
+        grad = weights[k].T @ delta + (grad if has_shortcut else 0.0)
+    return delta.abs().mean().item()
+
+
+def path_split(plain: ShortcutMLP, residual: ShortcutMLP, x: torch.Tensor) -> dict[str, float]:
+    """The hidden layers' backward-path ratio, residual over plain, split into identity and slopes.
+
+    Both networks must share their weights. ``"hidden"`` is the whole ratio; ``"identity_first"``
+    the gain from switching the shortcuts on at the plain network's slopes and ``"slopes_second"``
+    what the residual network's own slopes add to it; ``"slopes_first"`` and ``"identity_second"``
+    the same two steps in the other order. Each pair multiplies to ``"hidden"``.
+    """
+    s_plain, s_res = activation_slopes(plain, x), activation_slopes(residual, x)
+    base = first_layer_path(plain, s_plain, use_shortcut=False)
+    both = first_layer_path(residual, s_res, use_shortcut=True)
+    identity = first_layer_path(plain, s_plain, use_shortcut=True)  # shortcuts, plain slopes
+    slopes = first_layer_path(plain, s_res, use_shortcut=False)  # no shortcuts, residual slopes
+    return {
+        "hidden": both / base,
+        "identity_first": identity / base,
+        "slopes_second": both / identity,
+        "slopes_first": slopes / base,
+        "identity_second": both / slopes,
+    }

@@ -20,7 +20,7 @@ from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import SCHEMES
 from gradflow.landscape import filter_normalized_direction, loss_line
-from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation
+from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation, fold_branch_scale
 from gradflow.train import OPTIMIZERS, History, train_classifier
 
 
@@ -112,6 +112,29 @@ def depth_sweep(
     return result
 
 
+@torch.no_grad()
+def stream_mean_squares(model: ScaledShortcutMLP, x: torch.Tensor) -> dict[str, list[float]]:
+    """Mean squares of a residual network's stream and branches, block by block, for the batch ``x``.
+
+    ``"stream"``: the stream entering every block and, last, the output layer's input (one more
+    entry than there are blocks); ``"branch"``: what every block adds, ``scale * layer(h)``.
+    """
+    if not isinstance(model, ScaledShortcutMLP):
+        raise TypeError(f"model must be a ScaledShortcutMLP, got {type(model).__name__}")
+    check_tensor(x, "x", ndim=2)
+    blocks = [layer for i, layer in enumerate(model.layers) if model.has_shortcut(i)]
+    if len(blocks) != len(model.layers) - 1:
+        raise ValueError("every hidden layer of the model needs a shortcut")
+    with record_inputs(list(model.layers)) as seen:
+        model(x)
+    stream = [h.pow(2).mean().item() for h in seen]  # (B, C) -> one number per block
+    branch = [
+        (model.branch_scale * f(h)).pow(2).mean().item()
+        for f, h in zip(blocks, seen[:-1], strict=True)
+    ]
+    return {"stream": stream, "branch": branch}
+
+
 @dataclass(frozen=True)
 class DegradationConfig:
     """The degradation experiment: two depths, both families, one optimiser, schedule and budget."""
@@ -184,6 +207,35 @@ def degradation_experiment(config: DegradationConfig, data: Digits) -> dict[str,
                 record_every=config.record_every,
             )
             runs.setdefault(spec.label, []).append(Run(spec, seed, model, history))
+    return runs
+
+
+def unscaled_control(config: DegradationConfig, data: Digits) -> list[Run]:
+    """The deep residual network of ``config`` trained without a factor on its branches (s = 1).
+
+    Each network starts as the function of the scaled one: the factor 1 / sqrt(depth) is folded into
+    the initial weights (``gradflow.mlp.fold_branch_scale``), so the branches start equally small;
+    training then updates them with no factor in front, at ``config.lr``, once per seed.
+    """
+    if not isinstance(config, DegradationConfig):
+        raise TypeError(f"config must be a DegradationConfig, got {type(config).__name__}")
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    spec = NetSpec(config.deep, True, config.init, True, config.width)  # the scaled network
+    runs = []
+    for seed in config.seeds:
+        model = fold_branch_scale(build_network(spec, seed, data.x_train.shape[1]))  # s = 1
+        history = train_classifier(
+            model,
+            data,
+            steps=config.steps,
+            lr=config.lr,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            seed=seed,
+            record_every=config.record_every,
+        )
+        runs.append(Run(spec, seed, model, history))
     return runs
 
 

@@ -122,6 +122,31 @@ def last_input_spread(model: nn.Module, x: torch.Tensor) -> float:
     return inputs[0].std(dim=0).mean().item()
 
 
+@torch.no_grad()
+def forward_spread(model: nn.Module, x: torch.Tensor) -> dict[str, list[float]]:
+    """Layer by layer, how much the signal varies across the examples of ``x``, and a prediction.
+
+    ``"spread"``: the std over the batch, averaged over the features, of every layer's input (``x``
+    first, the last layer's input last); ``"predicted"``: for every hidden layer, the factor by which
+    it should shrink that spread, its weights' typical gain ``||W_k||_F / sqrt(n)`` times the RMS
+    slope of its activation at its pre-activations. Computed in the model's dtype.
+    """
+    check_tensor(x, "x", ndim=2)
+    layers = list(model.layers)
+    acts = [layer[1] for layer in layers[:-1]]  # the hidden activations
+    with record_inputs(layers) as inputs, record_inputs(acts) as pre:
+        model(x.to(layers[0][0].weight.dtype))
+    predicted = []
+    for layer, a, act in zip(layers[:-1], pre, acts, strict=True):
+        with torch.enable_grad():
+            z = a.clone().requires_grad_(True)
+            (slope,) = torch.autograd.grad(act(z).sum(), z)  # phi'(a), elementwise
+        w = layer[0].weight
+        gain = (w.norm() / math.sqrt(w.shape[0])).item()
+        predicted.append(gain * slope.pow(2).mean().sqrt().item())
+    return {"spread": [h.std(dim=0).mean().item() for h in inputs], "predicted": predicted}
+
+
 def default_weight_scale(fan_in: int = 64, seed: int = 0) -> float:
     """std(W) * sqrt(fan_in) of a fresh ``nn.Linear``: PyTorch's default scale in units of 1/sqrt(n)."""
     check_positive_int(fan_in, "fan_in", minimum=2)
