@@ -381,7 +381,9 @@ def plot_identity(results, figsize: tuple[float, float] = (9.6, 3.8)) -> plt.Fig
     return finish(fig)
 
 
-def plot_paths(studies: "dict", figsize=(11.5, 3.6)) -> plt.Figure:
+def plot_paths(
+    studies: "dict[int | tuple[str, int], PathStudy]", figsize=(11.5, 3.6)
+) -> plt.Figure:
     """Path-length distribution, gradient per path and total gradient per length, for each depth.
 
     ``studies`` maps a depth, or a (family, depth) pair, to a ``PathStudy``; the colour gives the
