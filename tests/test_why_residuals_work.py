@@ -1,10 +1,12 @@
 """Protects the experiments of the chapter on why residual networks work: the networks of the identity
-task start where the text says (the gated one *is* the identity), the path study's totals are the
-per-path gradient times the binomial counts, the lesion study's accuracies are those of the network
-with the block removed by hand, the correlation measures agree with cosine similarities computed by
-hand, the initialisation experiment's networks differ only in how they start, the multi-seed
-experiments give for every seed what one run with that seed gives, every seed follows the book-wide
-offset, and bad input raises a clear error."""
+task start where the text says (the gated one *is* the identity) and the plain network built as the
+identity computes ``max(x, -offset)`` (PyTorch's ``clamp``), the path study's totals are the per-path
+gradient times the binomial counts and its factor per branch splits into the imposed scale and the
+branch's part as derived by hand, the lesion study's accuracies are those of the network with the
+block removed by hand, the centred and uncentred correlations agree with cosine similarities computed
+by hand, the initialisation experiment's networks differ only in how they start (fixed or learnable
+scale, and its starting value), the multi-seed experiments give for every seed what one run with that
+seed gives, every seed follows the book-wide offset, and bad input raises a clear error."""
 
 import math
 
@@ -16,6 +18,9 @@ from torch import nn
 from gradflow.data import load_digits
 from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
 from gradflow.experiments.why_residuals_work import (
+    LESION_FAMILIES,
+    PATH_FAMILIES,
+    SHORT_RUNS,
     IdentityConfig,
     InitExperiment,
     PathStudy,
@@ -28,11 +33,14 @@ from gradflow.experiments.why_residuals_work import (
     lagged_correlation,
     lesion_over_seeds,
     lesion_study,
-    pairwise_correlation,
+    path_studies,
     path_study,
+    plain_identity,
     shatter_sweep,
     train_digit_classifier,
 )
+from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
+from gradflow.paths import input_gradients
 from gradflow.train import History, evaluate, fit_regression, train_classifier
 
 
@@ -49,6 +57,19 @@ def test_identity_networks_shapes_and_the_gated_one_is_the_identity(digits):
         assert len(net.layers) == 4  # depth + 1 Linear layers
     assert torch.equal(nets["residual, gates at 0"](x), x)
     assert nets["residual, s = 1/√L"].branch_scale == pytest.approx(1 / 2)  # 1 / sqrt(3 + 1)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_plain_identity_is_the_identity_above_minus_offset_and_clamps_below(depth):
+    net = plain_identity(depth, offset=2.0, width=5)
+    assert len(net.layers) == depth + 1 and not net.use_shortcut
+    x = torch.linspace(-4, 4, 40).reshape(8, 5)
+    with torch.no_grad():
+        out = net(x)
+    # ReLU(x + c) - c = max(x, -c): the identity wherever x >= -c
+    assert torch.allclose(out, torch.clamp(x, min=-2.0), atol=1e-6)
+    inside = x >= -2.0
+    assert torch.allclose(out[inside], x[inside], atol=1e-6)
 
 
 def test_fit_regression_records_the_relative_error_and_learns(digits):
@@ -86,6 +107,39 @@ def test_path_study_peak_and_share_by_hand():
     assert study.share_up_to(0) == pytest.approx(1 / 3.1)
 
 
+def test_factor_per_branch_and_branch_gain_by_hand():
+    # a gradient that halves with every branch, on a network whose branches are scaled by 1/4:
+    # the branch's own Jacobian doubles the gradient, the imposed scale quarters it
+    gradient = 0.5 ** np.arange(7)
+    study = PathStudy(6, [math.comb(6, k) for k in range(7)], gradient, branch_scale=0.25)
+    assert study.factor_per_branch() == pytest.approx(0.5)
+    assert study.factor_per_branch(up_to=2) == pytest.approx(0.5)
+    assert study.branch_gain == pytest.approx(2.0)
+    short = PathStudy(2, [1, 2, 1], np.array([1.0, 0.1, 0.04]))  # fewer blocks than up_to
+    assert short.factor_per_branch() == pytest.approx(0.2)  # (0.04 / 1) ** (1 / 2)
+
+
+def test_path_study_takes_the_networks_branch_scale(digits):
+    model = build_network(NetSpec(4, True, "he", True), seed=0)
+    assert path_study(model, digits, samples=1, batch=8).branch_scale == pytest.approx(0.5)
+    default = build_network(NetSpec(4, True, "torch"), seed=0)
+    assert path_study(default, digits, samples=1, batch=8).branch_scale == 1.0
+
+
+def test_path_studies_match_single_studies_before_and_after_training(digits):
+    scaled, default = PATH_FAMILIES
+    out = path_studies(digits, {scaled: (2,), default: (2, 3)}, seed=1, samples=2)
+    assert list(out.trained) == [(scaled, 2), (default, 2), (default, 3)]
+    spec = NetSpec(3, True, "torch")
+    untrained = build_network(spec, 1)
+    assert np.allclose(out.at_init[default, 3].gradient,
+                       path_study(untrained, digits, samples=2, seed=1).gradient)  # fmt: skip
+    model, _ = train_digit_classifier(spec, digits, seed=1)
+    assert np.allclose(out.trained[default, 3].gradient,
+                       path_study(model, digits, samples=2, seed=1).gradient)  # fmt: skip
+    assert out.models[scaled, 2].branch_scale == pytest.approx(1 / math.sqrt(2))
+
+
 def test_lesion_study_matches_deleting_by_hand(digits):
     model = build_network(NetSpec(3, True, "he", True), seed=0)
     result = lesion_study(model, digits, counts=(1, 3), draws=2)
@@ -108,10 +162,21 @@ def test_lesion_study_matches_deleting_by_hand(digits):
 
 def test_correlations_by_hand():
     g = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    # cosines between rows 0-1, 1-2 are 1/sqrt(2); between rows 0-2 it is 0
-    assert lagged_correlation(g, 1) == pytest.approx(1 / math.sqrt(2))
-    assert lagged_correlation(g, 2) == pytest.approx(0.0)
-    assert pairwise_correlation(g) == pytest.approx((2 / math.sqrt(2) + 0) / 3)
+    # uncentred: cosines between rows 0-1, 1-2 are 1/sqrt(2); between rows 0-2 it is 0
+    assert lagged_correlation(g, 1, centred=False) == pytest.approx(1 / math.sqrt(2))
+    assert lagged_correlation(g, 2, centred=False) == pytest.approx(0.0)
+    # centred: the mean (2/3, 2/3) removed leaves (1, -2)/3, (1, 1)/3, (-2, 1)/3, whose neighbours
+    # have cosine -1/sqrt(10) and whose ends have cosine -4/5
+    assert lagged_correlation(g, 1) == pytest.approx(-1 / math.sqrt(10))
+    assert lagged_correlation(g, 2) == pytest.approx(-0.8)
+
+
+def test_centred_correlation_ignores_a_part_shared_by_every_input():
+    torch.manual_seed(0)
+    g = torch.randn(20, 6)
+    shifted = g + torch.tensor([5.0, -3.0, 0.0, 2.0, 1.0, 7.0])  # the same vector added everywhere
+    assert lagged_correlation(shifted, 3) == pytest.approx(lagged_correlation(g, 3))
+    assert lagged_correlation(shifted, 3, centred=False) > lagged_correlation(g, 3, centred=False)
 
 
 def test_digit_line_runs_from_one_digit_to_the_other(digits):
@@ -121,11 +186,19 @@ def test_digit_line_runs_from_one_digit_to_the_other(digits):
     assert torch.allclose(line[2], (digits.x_test[2] + digits.x_test[3]) / 2, atol=1e-6)
 
 
-def test_shatter_sweep_shapes(digits):
-    sweep = shatter_sweep(digits, depths=(1, 2), seeds=(0,), lag=4, n_digits=10)
-    for name in sweep.line:
-        assert len(sweep.line[name]) == 2 and len(sweep.pairs[name]) == 2
+def test_shatter_sweep_shapes_and_values(digits):
+    sweep = shatter_sweep(digits, depths=(1, 2), seeds=(0, 3), lag=4)
+    for name, kw in (
+        ("plain, He init", {}),
+        ("residual, He init, s = 1/√L", {"scale_branches": True}),
+    ):
+        assert sweep.line[name].shape == (2, 2) and sweep.uncentred[name].shape == (2, 2)
+        assert sweep.median(name).shape == (2,)
         assert sweep.singular_values[name].shape == (64,)
+        model = build_network(NetSpec(2, name != "plain, He init", "he", **kw), 3)
+        grads = input_gradients(model, digit_line(digits))
+        assert sweep.line[name][1, 1] == pytest.approx(lagged_correlation(grads, 4))
+        assert sweep.uncentred[name][1, 1] == pytest.approx(lagged_correlation(grads, 4, False))
 
 
 def test_init_networks_differ_only_in_how_they_start(digits):
@@ -134,20 +207,34 @@ def test_init_networks_differ_only_in_how_they_start(digits):
     for net in nets.values():
         assert net(x).shape == (8, 10)
         assert len(net.layers) == 5
-    assert nets["residual, He init, s = 1/√L"].branch_scale == pytest.approx(0.5)
-    gated = nets["residual, He init, gates at 0"]
+    fixed = {name: net for name, net in nets.items() if isinstance(net, ScaledShortcutMLP)}
+    gated = {name: net for name, net in nets.items() if isinstance(net, GatedResidualMLP)}
+    assert {n: net.branch_scale for n, net in fixed.items()} == {
+        "residual, PyTorch default init, s = 1": 1.0,
+        "residual, He init, s = 1/√L": pytest.approx(0.5),
+        "residual, He init, s = 1/L": pytest.approx(0.25),
+    }
+    assert torch.equal(gated["residual, He init, gates at 1/√L"].gates, torch.full((4,), 0.5))
+    assert all(net.gates.requires_grad for net in gated.values())  # the gates are learned
+    # a gate at 1/√L computes what the fixed factor 1/√L computes (the same He weights)
+    with torch.no_grad():
+        assert torch.allclose(gated["residual, He init, gates at 1/√L"](x),
+                              fixed["residual, He init, s = 1/√L"](x), atol=1e-5)  # fmt: skip
+    zero = gated["residual, He init, gates at 0"]
     # the gated network's body is the identity: its logits are the output layer on the input
-    assert torch.allclose(gated(x), gated.layers[-1](x))
+    assert torch.allclose(zero(x), zero.layers[-1](x))
 
 
 def test_lesion_over_seeds_is_one_lesion_study_per_seed(digits):
-    result = lesion_over_seeds(digits, depth=2, seeds=(0, 3), counts=(1, 2))
+    result = lesion_over_seeds(digits, depth=2, seeds=(0, 3), counts=(1, 2), draws=3)
     assert result.seeds == [0, 3]
+    assert list(result.results) == list(LESION_FAMILIES)
     for name, spec in (("plain, He init", NetSpec(2, False, "he")),
-                       ("residual, He init, s = 1/√L", NetSpec(2, True, "he", True))):  # fmt: skip
+                       ("residual, He init, s = 1/√L", NetSpec(2, True, "he", True)),
+                       ("residual, PyTorch default init, s = 1", NetSpec(2, True, "torch"))):  # fmt: skip
         assert len(result.results[name]) == 2
         model, _ = train_digit_classifier(spec, digits, seed=3)
-        by_hand = lesion_study(model, digits, counts=(1, 2), seed=3)
+        by_hand = lesion_study(model, digits, counts=(1, 2), draws=3, seed=3)
         assert result.results[name][1].single == by_hand.single
         assert result.values(name, "baseline")[1] == by_hand.baseline
         assert result.values(name, 2)[1] == by_hand.several[2]
@@ -155,10 +242,11 @@ def test_lesion_over_seeds_is_one_lesion_study_per_seed(digits):
 
 
 def test_init_experiment_over_seeds_matches_single_runs(digits):
-    out = init_experiment(digits, depth=2, steps=20, lr=0.05, seeds=(0, 1), default_steps=10)
+    out = init_experiment(digits, depth=2, steps=20, lr=0.05, seeds=(0, 1), short_steps=10)
     assert isinstance(out, InitExperiment) and out.seeds == [0, 1]
+    assert set(SHORT_RUNS) < set(out.final_loss)
     for name, model in init_networks(2, seed=1).items():
-        n_steps = 10 if name == "residual, PyTorch default init" else 20
+        n_steps = 10 if name in SHORT_RUNS else 20
         history = train_classifier(model, digits, n_steps, 0.05, seed=1, record_every=n_steps)
         assert out.final_loss[name][1] == pytest.approx(history.train_loss[-1], rel=1e-6)
         assert out.final_accuracy[name][1] == pytest.approx(history.test_accuracy[-1])
@@ -200,3 +288,7 @@ def test_bad_input_is_rejected(digits):
         lagged_correlation(torch.ones(5, 2), 5)
     with pytest.raises(ValueError, match="cannot delete 4 of 3 blocks"):
         lesion_study(build_network(NetSpec(3, True), seed=0), digits, counts=(4,))
+    with pytest.raises(ValueError, match="unknown family 'plain'"):
+        path_studies(digits, {"plain": (2,)})
+    with pytest.raises(ValueError, match="offset must be a positive number"):
+        plain_identity(2, offset=0.0)

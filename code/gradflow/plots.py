@@ -348,6 +348,10 @@ def plot_depth_sweep(
 
 
 def _net_style(name: str) -> dict:
+    if "gates at 1/√L" in name:  # a learnable gate that starts at the fixed scale's value
+        return {"color": PALETTE["purple"], "linestyle": (0, (1, 3)), "marker": "v"}
+    if "s = 1/L" in name:  # a small fixed scale: close to the identity, not learnable
+        return {"color": PALETTE["sky"], "linestyle": (0, (5, 2, 1, 2)), "marker": "P"}
     if "gate" in name:
         return {"color": GATED, "linestyle": ":", "marker": "^"}
     if "plain" in name:
@@ -377,16 +381,32 @@ def plot_identity(results, figsize: tuple[float, float] = (9.6, 3.8)) -> plt.Fig
     return finish(fig)
 
 
-def plot_paths(studies: "dict[int, PathStudy]", figsize=(11.5, 3.6)) -> plt.Figure:
-    """Path-length distribution, gradient per path and total gradient per length, for each depth."""
+def plot_paths(
+    studies: "dict[int | tuple[str, int], PathStudy]", figsize=(11.5, 3.6)
+) -> plt.Figure:
+    """Path-length distribution, gradient per path and total gradient per length, for each depth.
+
+    ``studies`` maps a depth, or a (family, depth) pair, to a ``PathStudy``; the colour gives the
+    depth and, with pairs, the line style the family (solid for the first, dashed for the second).
+    """
     colors = [PALETTE["sky"], RESIDUAL, PALETTE["black"], PALETTE["purple"]]
     markers = ["^", "o", "s", "D"]
+    keys = [k if isinstance(k, tuple) else ("", k) for k in studies]
+    families = list(dict.fromkeys(f for f, _ in keys))
+    depths = sorted({d for _, d in keys})
     with book_style():
         fig, (ax_n, ax_g, ax_t) = plt.subplots(1, 3, figsize=figsize)
-        for j, (depth, st) in enumerate(studies.items()):
+        for depth in depths:  # the fraction of paths of each length does not depend on the family
+            st = next(studies[k] for k, (_, d) in zip(studies, keys, strict=True) if d == depth)
+            j = depths.index(depth)
+            ax_n.plot(np.arange(depth + 1), np.array(st.counts) / 2.0**depth,
+                      color=colors[j % 4], marker=markers[j % 4], markersize=3.5,
+                      label=f"{depth} blocks")  # fmt: skip
+        for key, (family, depth) in zip(studies, keys, strict=True):
+            st, j = studies[key], depths.index(depth)
+            style = {"color": colors[j % 4], "marker": markers[j % 4], "markersize": 3.5,
+                     "linestyle": "-" if families.index(family) == 0 else "--"}  # fmt: skip
             k = np.arange(st.n_blocks + 1)
-            style = {"color": colors[j % 4], "marker": markers[j % 4], "markersize": 3.5}
-            ax_n.plot(k, np.array(st.counts) / 2.0**st.n_blocks, label=f"{depth} blocks", **style)
             ax_g.plot(k, st.gradient, **style)
             ax_t.plot(k, st.total / st.total.sum(), **style)
             ax_t.axvline(st.peak, color=colors[j % 4], linewidth=0.8, linestyle=":")
@@ -394,32 +414,40 @@ def plot_paths(studies: "dict[int, PathStudy]", figsize=(11.5, 3.6)) -> plt.Figu
         ax_g.set(xlabel="path length", ylabel="gradient norm along one path", yscale="log")
         ax_t.set(xlabel="path length", ylabel="share of the total gradient")
         ax_n.legend(fontsize=9)
-        for ax in (ax_n, ax_t):
-            ax.set_xlim(0, max(st.n_blocks for st in studies.values()))
+        if len(families) > 1:  # one legend entry per family: its line style
+            for i, family in enumerate(families):
+                ax_g.plot([], [], color="#555555", linestyle="-" if i == 0 else "--", label=family)
+            ax_g.legend(fontsize=8)
+        for ax in (ax_n, ax_g, ax_t):
+            ax.set_xlim(0, max(depths))
     return finish(fig)
 
 
 def plot_shattering(sweep: "ShatterSweep", lag: int, figsize=(11.5, 3.6)) -> plt.Figure:
-    """Gradient correlation against depth (two measures) and the Jacobian's singular values."""
+    """Gradient correlation against depth, centred and not (median and range over the seeds), and
+    the Jacobian's singular values at the deepest depth."""
     with book_style():
-        fig, (ax_l, ax_p, ax_s) = plt.subplots(1, 3, figsize=figsize)
+        fig, (ax_c, ax_u, ax_s) = plt.subplots(1, 3, figsize=figsize)
         for name in sweep.line:
             style = _net_style(name)
-            ax_l.plot(sweep.depths, sweep.line[name], label=name, **style)
-            ax_p.plot(sweep.depths, sweep.pairs[name], **style)
+            for ax, values in ((ax_c, sweep.line[name]), (ax_u, sweep.uncentred[name])):
+                ax.plot(sweep.depths, np.median(values, axis=1), label=name, **style)
+                ax.fill_between(sweep.depths, values.min(axis=1), values.max(axis=1),
+                                color=style["color"], alpha=0.15, linewidth=0)  # fmt: skip
             sv = sweep.singular_values[name]
             ax_s.plot(np.arange(1, len(sv) + 1), np.maximum(sv, 1e-12), **style, markersize=3)
-        ax_l.set(xscale="log", xlabel="hidden layers", ylabel=f"correlation, {lag} steps apart")
-        ax_p.set(xscale="log", xlabel="hidden layers", ylabel="correlation, different digits")
-        for ax in (ax_l, ax_p):
+        ax_c.set(xscale="log", xlabel="hidden layers", ylabel=f"centred correlation, {lag} apart")
+        ax_u.set(xscale="log", xlabel="hidden layers", ylabel=f"uncentred cosine, {lag} apart")
+        for ax in (ax_c, ax_u):
             ax.set_xticks(sweep.depths, [str(d) for d in sweep.depths])
             ax.minorticks_off()
+            ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
         ax_s.set(
             yscale="log",
             xlabel=f"index (largest first), {max(sweep.depths)} layers",
             ylabel="singular value of the Jacobian",
         )
-        ax_l.legend(fontsize=9)
+        ax_c.legend(fontsize=9)
     return finish(fig)
 
 

@@ -83,6 +83,23 @@ def identity_networks(depth: int, seed: int, width: int = 64) -> dict[str, nn.Mo
     return {"plain": plain, "residual, s = 1/√L": residual, "residual, gates at 0": gated}
 
 
+@torch.no_grad()
+def plain_identity(depth: int, offset: float, width: int = 64) -> ScaledShortcutMLP:
+    """A plain network of ``depth`` ReLU layers and a linear one that is exactly the identity on
+    inputs whose every coordinate is at least ``-offset``: ``ReLU(x + offset) - offset = x`` there.
+
+    Every weight matrix is the identity; the first layer adds ``offset`` (so every unit is
+    positive and each ReLU passes it unchanged), the output layer subtracts it again.
+    """
+    check_positive_int(depth, "depth")
+    check_positive_number(offset, "offset")
+    net = ScaledShortcutMLP([width] * (depth + 2), use_shortcut=False)
+    for i, layer in enumerate(net.layers):
+        layer[0].weight.copy_(torch.eye(width))
+        layer[0].bias.fill_(offset if i == 0 else -offset if i == depth else 0.0)
+    return net
+
+
 def identity_experiment(
     config: IdentityConfig, data: Digits
 ) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
@@ -133,11 +150,12 @@ def train_digit_classifier(
 
 @dataclass
 class PathStudy:
-    """Gradient per path length of one trained residual network (Veit et al., Fig. 6)."""
+    """Gradient per path length of one residual network (Veit et al., Fig. 6)."""
 
     n_blocks: int  # residual blocks of the network
     counts: list[int]  # paths through exactly k branches, k = 0..n
     gradient: np.ndarray  # mean gradient norm at the input along one path of each length
+    branch_scale: float = 1.0  # the fixed factor s on every branch
     total: np.ndarray = field(init=False)  # gradient of one path times the number of such paths
 
     def __post_init__(self):
@@ -152,15 +170,62 @@ class PathStudy:
         """The fraction of the total gradient carried by paths of at most ``length`` branches."""
         return float(self.total[: length + 1].sum() / self.total.sum())
 
+    def factor_per_branch(self, up_to: int = 5) -> float:
+        """How much one more branch multiplies a short path's gradient: the geometric mean of the
+        ratios from length 0 to ``up_to``, ``(gradient[up_to] / gradient[0]) ** (1 / up_to)``."""
+        k = min(check_positive_int(up_to, "up_to"), self.n_blocks)
+        return float((self.gradient[k] / self.gradient[0]) ** (1 / k))
+
+    @property
+    def branch_gain(self) -> float:
+        """The part of ``factor_per_branch`` that the branch's own Jacobian contributes: the factor
+        divided by the imposed scale ``s``."""
+        return self.factor_per_branch() / self.branch_scale
+
 
 def path_study(
-    model: ScaledShortcutMLP, data: Digits, samples: int = 16, batch: int = 128, seed: int = 0
+    model: ScaledShortcutMLP, data: Digits, samples: int = 8, batch: int = 128, seed: int = 0
 ) -> PathStudy:
-    """Sample paths of every length through a trained residual network and measure their gradient."""
+    """Sample paths of every length through a residual network and measure their gradient."""
     _check_digits(data)
     x, y = data.x_train[:batch], data.y_train[:batch]
     gradient = path_gradients(model, x, y, samples=samples, seed=seed)
-    return PathStudy(len(gradient) - 1, path_counts(len(gradient) - 1), gradient)
+    n = len(gradient) - 1
+    return PathStudy(n, path_counts(n), gradient, model.branch_scale)
+
+
+PATH_FAMILIES = {  # name -> the network of a given depth
+    "residual, He init, s = 1/√L": lambda depth: NetSpec(depth, True, "he", True),
+    "residual, PyTorch default init, s = 1": lambda depth: NetSpec(depth, True, "torch"),
+}
+
+
+@dataclass
+class PathStudies:
+    """Path studies of residual networks of several depths, before and after training."""
+
+    at_init: dict[tuple[str, int], PathStudy]  # (family, blocks) -> study of the untrained network
+    trained: dict[tuple[str, int], PathStudy]  # (family, blocks) -> study after training
+    models: dict[tuple[str, int], ScaledShortcutMLP]  # (family, blocks) -> the trained network
+
+
+def path_studies(
+    data: Digits, depths: dict[str, Sequence[int]], seed: int = 0, samples: int = 8
+) -> PathStudies:
+    """Build each family of ``PATH_FAMILIES`` at its ``depths``; study its paths, train, study again."""
+    _check_digits(data)
+    out = PathStudies({}, {}, {})
+    for family, family_depths in depths.items():
+        if family not in PATH_FAMILIES:
+            raise ValueError(f"unknown family {family!r}; choose from {list(PATH_FAMILIES)}")
+        for depth in family_depths:
+            spec = PATH_FAMILIES[family](check_positive_int(depth, "depth"))
+            key = (family, depth)
+            untrained = build_network(spec, seed, data.x_train.shape[1])
+            out.at_init[key] = path_study(untrained, data, samples=samples, seed=seed)
+            out.models[key], _ = train_digit_classifier(spec, data, seed=seed)
+            out.trained[key] = path_study(out.models[key], data, samples=samples, seed=seed)
+    return out
 
 
 # -- 3. Shattered gradients -----------------------------------------------------------------------------
@@ -175,21 +240,20 @@ def digit_line(data: Digits, points: int = 256, pair: tuple[int, int] = (0, 1)) 
     return a + t * (b - a)  # (points, 64)
 
 
-def lagged_correlation(grads: torch.Tensor, lag: int) -> float:
-    """Mean cosine similarity between the gradients at inputs ``lag`` steps apart on a line."""
+def lagged_correlation(grads: torch.Tensor, lag: int, centred: bool = True) -> float:
+    """Mean correlation between the gradients at inputs ``lag`` steps apart on a line.
+
+    Centred, as Balduzzi et al. measure it: the mean gradient over the line is subtracted first, so
+    a part that is the same at every input (a residual network's identity path) does not count.
+    Uncentred, it is the plain cosine similarity of the raw gradients.
+    """
     check_positive_int(lag, "lag")
     if grads.shape[0] <= lag:
         raise ValueError(f"a lag of {lag} needs more than {lag} gradients, got {grads.shape[0]}")
-    g = grads.double()
+    g = grads.double()  # (points, C_in)
+    if centred:
+        g = g - g.mean(dim=0)  # what changes along the line
     return nn.functional.cosine_similarity(g[lag:], g[:-lag], dim=1).mean().item()
-
-
-def pairwise_correlation(grads: torch.Tensor) -> float:
-    """Mean cosine similarity between the gradients of every pair of different inputs."""
-    g = nn.functional.normalize(grads.double(), dim=1)
-    sim = g @ g.T  # (N, N)
-    off = ~torch.eye(len(g), dtype=torch.bool)
-    return sim[off].mean().item()
 
 
 @dataclass
@@ -197,9 +261,14 @@ class ShatterSweep:
     """Gradient correlation and Jacobian conditioning at initialisation, per family and depth."""
 
     depths: list[int]
-    line: dict[str, list[float]]  # correlation of gradients `lag` steps apart on a line of inputs
-    pairs: dict[str, list[float]]  # mean correlation of gradients between different test digits
+    seeds: list[int]
+    line: dict[str, np.ndarray]  # centred correlation `lag` steps apart, (depths, seeds)
+    uncentred: dict[str, np.ndarray]  # the same without centring, (depths, seeds)
     singular_values: dict[str, np.ndarray]  # Jacobian singular values at the deepest depth
+
+    def median(self, name: str, centred: bool = True) -> np.ndarray:
+        """The median over the seeds, one value per depth."""
+        return np.median((self.line if centred else self.uncentred)[name], axis=1)
 
 
 SHATTER_FAMILIES = {
@@ -211,9 +280,8 @@ SHATTER_FAMILIES = {
 def shatter_sweep(
     data: Digits,
     depths: Sequence[int] = (2, 4, 8, 16, 32, 64),
-    seeds: Sequence[int] = (0, 1, 2),
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
     lag: int = 32,
-    n_digits: int = 200,
 ) -> ShatterSweep:
     """Measure, at initialisation, how correlated the input gradients of nearby inputs stay."""
     _check_digits(data)
@@ -221,18 +289,15 @@ def shatter_sweep(
     if not depths or not seeds:
         raise ValueError("shatter_sweep needs at least one depth and one seed")
     line = digit_line(data)
-    digits = data.x_test[:n_digits]
-    out = ShatterSweep(depths, {}, {}, {})
+    out = ShatterSweep(depths, list(seeds), {}, {}, {})
     for name, kw in SHATTER_FAMILIES.items():
-        out.line[name], out.pairs[name] = [], []
-        for depth in depths:
-            on_line, across = [], []
-            for seed in seeds:
-                model = build_network(NetSpec(depth, **kw), seed)
-                on_line.append(lagged_correlation(input_gradients(model, line), lag))
-                across.append(pairwise_correlation(input_gradients(model, digits)))
-            out.line[name].append(float(np.median(on_line)))
-            out.pairs[name].append(float(np.median(across)))
+        centred, raw = np.zeros((len(depths), len(seeds))), np.zeros((len(depths), len(seeds)))
+        for i, depth in enumerate(depths):
+            for j, seed in enumerate(seeds):
+                grads = input_gradients(build_network(NetSpec(depth, **kw), seed), line)
+                centred[i, j] = lagged_correlation(grads, lag)
+                raw[i, j] = lagged_correlation(grads, lag, centred=False)
+        out.line[name], out.uncentred[name] = centred, raw
         model = build_network(NetSpec(max(depths), **kw), seeds[0])
         out.singular_values[name] = jacobian_singular_values(model, data.x_test[:1]).numpy()
     return out
@@ -313,6 +378,7 @@ class LesionSeeds:
 LESION_FAMILIES = {
     "plain, He init": NetSpec(16, False, "he"),
     "residual, He init, s = 1/√L": NetSpec(16, True, "he", True),
+    "residual, PyTorch default init, s = 1": NetSpec(16, True, "torch"),
 }
 
 
@@ -321,8 +387,9 @@ def lesion_over_seeds(
     depth: int = 16,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     counts: Sequence[int] = (1, 2, 4, 6, 8, 10, 12),
+    draws: int = 20,
 ) -> LesionSeeds:
-    """Train a plain and a residual network of ``depth`` hidden layers per seed; lesion each."""
+    """Train each of ``LESION_FAMILIES`` with ``depth`` hidden layers per seed; lesion each."""
     _check_digits(data)
     check_positive_int(depth, "depth")
     if not seeds:
@@ -331,7 +398,7 @@ def lesion_over_seeds(
     for name, spec in LESION_FAMILIES.items():
         for seed in seeds:
             model, _ = train_digit_classifier(replace(spec, depth=depth), data, seed=seed)
-            results.setdefault(name, []).append(lesion_study(model, data, counts, seed=seed))
+            results.setdefault(name, []).append(lesion_study(model, data, counts, draws, seed))
     return LesionSeeds(list(seeds), results)
 
 
@@ -339,22 +406,30 @@ def lesion_over_seeds(
 
 
 def init_networks(depth: int, seed: int = 0, width: int = 64) -> dict[str, nn.Module]:
-    """Three residual classifiers of ``depth`` blocks, differing only in how they start."""
+    """Five residual classifiers of ``depth`` blocks, differing only in how their branches start.
+
+    A fixed factor s on every branch (``ScaledShortcutMLP``) or a learnable gate (``GatedResidualMLP``),
+    starting far from the identity (s = 1 or 1/sqrt(L)) or close to it (1/L or 0).
+    """
     check_positive_int(depth, "depth")
     sizes = [width] * (depth + 1) + [10]
+    nets = {}
     with seeded(seed):
-        default = ScaledShortcutMLP(sizes, use_shortcut=True)
-    with seeded(seed):
-        scaled = init_weights(
-            ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=1 / math.sqrt(depth)), "he"
-        )
-    with seeded(seed):
-        gated = init_weights(GatedResidualMLP(sizes), "he")
-    return {
-        "residual, PyTorch default init": default,
-        "residual, He init, s = 1/√L": scaled,
-        "residual, He init, gates at 0": gated,
-    }
+        nets["residual, PyTorch default init, s = 1"] = ScaledShortcutMLP(sizes, use_shortcut=True)
+    for name, s in (("s = 1/√L", 1 / math.sqrt(depth)), ("s = 1/L", 1 / depth)):
+        with seeded(seed):
+            model = ScaledShortcutMLP(sizes, use_shortcut=True, branch_scale=s)
+            nets[f"residual, He init, {name}"] = init_weights(model, "he")
+    for name, gate in (("gates at 1/√L", 1 / math.sqrt(depth)), ("gates at 0", 0.0)):
+        with seeded(seed):
+            model = GatedResidualMLP(sizes, gate_init=gate)  # the gates are learned
+            nets[f"residual, He init, {name}"] = init_weights(model, "he")
+    return nets
+
+
+# networks whose loss overflows within a few steps (the chapter checks it for every seed): they are
+# trained for `short_steps` only, recorded every ten steps
+SHORT_RUNS = ("residual, PyTorch default init, s = 1", "residual, He init, gates at 1/√L")
 
 
 @dataclass
@@ -384,30 +459,30 @@ class InitExperiment:
 
 def init_experiment(
     data: Digits,
-    depth: int = 64,
+    depth: int = 32,
     steps: int = 500,
     lr: float = 0.05,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
-    default_steps: int = 50,
+    short_steps: int = 50,
 ) -> InitExperiment:
     """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD.
 
-    The first seed records the loss every 25 steps; the other seeds only at the end. PyTorch's
-    default initialisation is trained for ``default_steps`` steps only, recorded every ten, which
-    is long enough to see whether its loss overflows.
+    The first seed records the loss every 25 steps; the other seeds only at the end. The networks of
+    ``SHORT_RUNS`` are trained for ``short_steps`` steps only, recorded every ten, which is long
+    enough to see whether their loss overflows.
     """
     _check_digits(data)
-    check_positive_int(default_steps, "default_steps")
+    check_positive_int(short_steps, "short_steps")
     if not seeds:
         raise ValueError("init_experiment needs at least one seed")
     out = InitExperiment(list(seeds), {}, {}, {}, {}, {})
     for i, seed in enumerate(seeds):
         for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
-            default = name == "residual, PyTorch default init"
-            n_steps = min(steps, default_steps) if default else steps
-            every = 10 if default else 25 if i == 0 else n_steps
+            short = name in SHORT_RUNS
+            n_steps = min(steps, short_steps) if short else steps
+            every = 10 if short else 25 if i == 0 else n_steps
             rms = signal_rms(model, data.x_train[:256]) if i == 0 else []
-            with np.errstate(all="ignore"):  # the default network's loss overflows; it is recorded
+            with np.errstate(all="ignore"):  # a loss that overflows is recorded, not raised
                 history = train_classifier(model, data, n_steps, lr, seed=seed, record_every=every)
             if i == 0:
                 out.runs[name] = InitRun(rms, history)
