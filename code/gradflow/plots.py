@@ -588,22 +588,3 @@ def plot_shortcut_training(
         runs[label] = [t.history for t in trained]
         styles[label] = _style(use_shortcut, depth == deepest)
     return plot_loss_curves(runs, styles, guess)
-
-
-def plot_warmup(
-    study: "dict[tuple[str, int], Sequence[Trained]]", guess: float | None = None
-) -> plt.Figure:
-    """Loss curves and accuracies of post-LN and pre-LN stacks with and without warm-up."""
-    runs, styles = {}, {}
-    for (norm, warmup), trained in study.items():
-        name = f"{norm}-LN"
-        label = f"{name}, " + (f"{warmup} warm-up steps" if warmup else "no warm-up")
-        runs[label] = [t.history for t in trained]
-        styles[label] = {
-            "color": NORM_COLORS[name],
-            "linestyle": DASHES[0] if warmup else DASHES[1],
-            "marker": "o" if warmup else None,
-            "markevery": 4,
-            "markersize": 4,
-        }
-    return plot_loss_curves(runs, styles, guess)
