@@ -451,8 +451,9 @@ def plot_shattering(sweep: "ShatterSweep", lag: int, figsize=(11.5, 3.6)) -> plt
     return finish(fig)
 
 
-def plot_lesions(results: "dict[str, LesionResult]", figsize=(9.6, 3.8)) -> plt.Figure:
-    """Test accuracy after deleting each single block, and after deleting k random blocks."""
+def plot_lesions(results: "dict[str, LesionResult]", draws: int, figsize=(9.6, 3.8)) -> plt.Figure:
+    """Test accuracy after deleting each single block, and after deleting k random blocks (the
+    mean of ``draws`` random choices)."""
     with book_style():
         fig, (ax_1, ax_k) = plt.subplots(1, 2, figsize=figsize)
         for name, res in results.items():
@@ -467,7 +468,7 @@ def plot_lesions(results: "dict[str, LesionResult]", figsize=(9.6, 3.8)) -> plt.
             ax.set(ylim=(0, 1), ylabel="test accuracy")
         ax_1.text(1, 0.12, "chance (10 %)", fontsize=9, color="#555555")
         ax_1.set(xlabel="deleted block")
-        ax_k.set(xlabel="blocks deleted at random (mean of 20 draws)")
+        ax_k.set(xlabel=f"blocks deleted at random (mean of {draws} draws)")
         ax_1.legend(fontsize=9, loc="center right")
     return finish(fig)
 
