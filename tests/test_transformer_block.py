@@ -139,7 +139,8 @@ def test_norm_input_scales_by_hand():
         h = x + model.blocks[0].attn(model.blocks[0].norm1(x))
     assert scales[0] == pytest.approx(x.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
     assert scales[1] == pytest.approx(h.std(dim=-1, unbiased=False).mean().item(), rel=1e-5)
-    assert not model.blocks[0].norm1._forward_hooks  # the hooks are removed again
+    norm = model.blocks[0].norm1  # record_inputs registers forward pre-hooks: both kinds are gone
+    assert not norm._forward_pre_hooks and not norm._forward_hooks
 
 
 def test_token_ids_outside_the_vocabulary_are_rejected():
