@@ -16,7 +16,6 @@ from gradflow.paths import (
     input_gradients,
     jacobian_singular_values,
     lesion,
-    neighbour_correlation,
     path_counts,
     path_gradients,
     routed_forward,
@@ -140,15 +139,12 @@ def test_deleting_every_block_of_a_residual_network_leaves_the_output_layer():
         assert torch.allclose(model(x), model.layers[-1](x))
 
 
-def test_input_gradients_and_neighbour_correlation_by_hand():
+def test_input_gradients_by_hand():
     lin = nn.Linear(3, 2)
     model = nn.Sequential(lin)
     x = torch.randn(4, 3)
     grads = input_gradients(model, x, output=1)
     assert torch.allclose(grads, lin.weight[1].expand(4, 3))  # a linear map: the same everywhere
-    assert neighbour_correlation(grads) == pytest.approx(1.0)
-    alternating = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
-    assert neighbour_correlation(alternating) == pytest.approx(-1.0)
 
 
 def test_jacobian_singular_values_match_an_svd_of_autograds_jacobian():

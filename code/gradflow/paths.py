@@ -3,9 +3,9 @@
 Measurements of the chapter on why residual networks work. A stack of ``n`` residual blocks unrolls
 into ``2**n`` paths (Veit et al., 2016, *Residual Networks Behave Like Ensembles of Relatively Shallow
 Networks*): ``path_counts`` counts them by length, ``routed_forward`` lets the gradient follow one
-path only, and ``lesion`` deletes blocks from a trained network. ``input_gradients`` and
-``neighbour_correlation`` measure how the gradient with respect to the input changes between nearby
-inputs (Balduzzi et al., 2017, *The Shattered Gradients Problem*); ``jacobian_singular_values`` and
+path only, and ``lesion`` deletes blocks from a trained network. ``input_gradients`` gives the
+gradient with respect to the input, whose change between nearby inputs shows shattering (Balduzzi
+et al., 2017, *The Shattered Gradients Problem*); ``jacobian_singular_values`` and
 ``signal_rms`` look at the whole network's Jacobian and at the size of the signal, block by block.
 
 Every function works on the book's MLPs, which keep their layers in ``model.layers``: hidden layers of
@@ -146,15 +146,6 @@ def input_gradients(model: nn.Module, x: torch.Tensor, output: int = 0) -> torch
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(model(x)[:, output].sum(), x)  # examples do not interact
     return grad  # (N, C_in)
-
-
-def neighbour_correlation(grads: torch.Tensor) -> float:
-    """Mean correlation (cosine similarity) between the gradients at neighbouring inputs of a line."""
-    check_tensor(grads, "grads", ndim=2)
-    if grads.shape[0] < 2:
-        raise ValueError("grads needs at least two rows (two neighbouring inputs)")
-    g = grads.double()
-    return nn.functional.cosine_similarity(g[1:], g[:-1], dim=1).mean().item()
 
 
 def hidden_stack(model: nn.Module):

@@ -13,7 +13,6 @@ RASCHKA_CH4_GRADIENTS = {
 # Parameter counts of GPT-2 small (Raschka 2024, ch. 4, which leaves out the query, key and value biases)
 GPT2_SMALL_PARAMETERS = 163_009_536  # with a separate output layer
 GPT2_SMALL_PARAMETERS_TIED = 124_412_160  # output layer tied to the token embedding
-GPT2_SMALL_PARAMETERS_QKV_BIAS = 124_439_808  # OpenAI's GPT-2: tied, with query/key/value biases
 GPT2_SMALL_BLOCK_FF = 4_722_432  # one block's feed-forward network
 GPT2_SMALL_BLOCK_ATTN = 2_360_064  # one block's attention
 GPT2_SMALL_BLOCK = 7_085_568  # one block
