@@ -186,26 +186,35 @@ class Run:
     history: History  # training loss and test accuracy over steps
 
 
-def degradation_experiment(config: DegradationConfig, data: Digits) -> dict[str, list[Run]]:
-    """Train the four networks of ``config`` once per seed; return the runs by network label."""
+def _check_inputs(config: DegradationConfig, data: Digits) -> None:
     if not isinstance(config, DegradationConfig):
         raise TypeError(f"config must be a DegradationConfig, got {type(config).__name__}")
     if not isinstance(data, Digits):
         raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+
+
+def _train(model: nn.Module, config: DegradationConfig, data: Digits, seed: int):
+    """Train ``model`` on ``data`` with the training settings of ``config``."""
+    return train_classifier(
+        model,
+        data,
+        steps=config.steps,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        optimizer=config.optimizer,
+        seed=seed,
+        record_every=config.record_every,
+    )
+
+
+def degradation_experiment(config: DegradationConfig, data: Digits) -> dict[str, list[Run]]:
+    """Train the four networks of ``config`` once per seed; return the runs by network label."""
+    _check_inputs(config, data)
     runs: dict[str, list[Run]] = {}
     for spec in config.specs():
         for seed in config.seeds:
             model = build_network(spec, seed, data.x_train.shape[1])
-            history = train_classifier(
-                model,
-                data,
-                steps=config.steps,
-                lr=config.lr,
-                batch_size=config.batch_size,
-                optimizer=config.optimizer,
-                seed=seed,
-                record_every=config.record_every,
-            )
+            history = _train(model, config, data, seed)
             runs.setdefault(spec.label, []).append(Run(spec, seed, model, history))
     return runs
 
@@ -217,24 +226,12 @@ def unscaled_control(config: DegradationConfig, data: Digits) -> list[Run]:
     the initial weights (``gradflow.mlp.fold_branch_scale``), so the branches start equally small;
     training then updates them with no factor in front, at ``config.lr``, once per seed.
     """
-    if not isinstance(config, DegradationConfig):
-        raise TypeError(f"config must be a DegradationConfig, got {type(config).__name__}")
-    if not isinstance(data, Digits):
-        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    _check_inputs(config, data)
     spec = NetSpec(config.deep, True, config.init, True, config.width)  # the scaled network
     runs = []
     for seed in config.seeds:
         model = fold_branch_scale(build_network(spec, seed, data.x_train.shape[1]))  # s = 1
-        history = train_classifier(
-            model,
-            data,
-            steps=config.steps,
-            lr=config.lr,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            seed=seed,
-            record_every=config.record_every,
-        )
+        history = _train(model, config, data, seed)
         runs.append(Run(spec, seed, model, history))
     return runs
 
