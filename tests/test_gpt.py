@@ -1,8 +1,10 @@
 """Protects gradflow.gpt: each part of the GPT-2 block agrees with PyTorch's own implementation,
 attention is causal, the pre-LN and post-LN blocks and their gradients agree with PyTorch's
 TransformerEncoderLayer, its parameter count matches GPT-2 small's,
-GPTModel's count matches the book's, and bad input is refused with a message that names the problem."""
+GPTModel's count matches the book's, GPT-2's initialisation draws its published standard
+deviations (Radford et al. 2019, as nanoGPT writes them), and bad input is refused with a message that names the problem."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -13,6 +15,7 @@ from torch.nn import functional as F
 from gradflow import published
 from gradflow.gpt import (
     GELU,
+    GPT2_STD,
     CausalSelfAttention,
     FeedForward,
     GPTConfig,
@@ -23,6 +26,7 @@ from gradflow.gpt import (
     count_parameters,
     make_block,
 )
+from gradflow.init import seeded
 
 TINY = GPTConfig(vocab_size=11, context_length=8, emb_dim=12, n_heads=3, n_layers=2, drop_rate=0.0)
 
@@ -248,3 +252,23 @@ def test_gpt2_small_model_parameter_count():
     assert count_parameters(model) == published.GPT2_SMALL_PARAMETERS
     tied = count_parameters(model) - model.out_head.weight.numel()
     assert tied == published.GPT2_SMALL_PARAMETERS_TIED
+
+
+def test_gpt2_init_draws_gpt2s_standard_deviations():
+    with seeded(0):
+        model = GPTModel(TINY, init="gpt2")
+    L = TINY.n_layers
+    big = torch.cat([model.tok_emb.weight.flatten(), model.out_head.weight.flatten()])
+    assert big.std().item() == pytest.approx(GPT2_STD, rel=0.05)
+    projections = torch.cat(
+        [
+            w.flatten()
+            for b in model.blocks
+            for w in (b.attn.out_proj.weight, b.ff.layers[-1].weight)
+        ]
+    )
+    assert projections.std().item() == pytest.approx(0.02 / math.sqrt(2 * L), rel=0.05)
+    for block in model.blocks:
+        assert torch.count_nonzero(block.attn.out_proj.bias) == 0
+        assert torch.equal(block.norm1.scale, torch.ones(TINY.emb_dim))
+        assert torch.equal(block.norm2.shift, torch.zeros(TINY.emb_dim))

@@ -18,6 +18,9 @@ from torch import nn
 from gradflow._checks import check_positive_int
 from gradflow.init import SCHEMES, init_weights
 
+GPT2_STD = 0.02  # GPT-2's standard deviation for every weight matrix and embedding
+INITS = (*SCHEMES, "gpt2")  # GPTModel's initialisations: gradflow.init's schemes and GPT-2's own
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -198,8 +201,8 @@ class GPTModel(nn.Module):
     ):
         super().__init__()
         check_config(cfg)
-        if init not in SCHEMES:
-            raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
         self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim)
@@ -210,7 +213,10 @@ class GPTModel(nn.Module):
         # GPT-2 normalises once more after its last pre-LN block; post-LN blocks already end in one
         self.final_norm = LayerNorm(cfg.emb_dim) if norm == "pre" else nn.Identity()
         self.out_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
-        if init != "torch":  # redraw from the caller's generator, right after construction
+        # redraw from the caller's generator, right after construction
+        if init == "gpt2":
+            self.init_gpt2()
+        elif init != "torch":
             init_weights(self, init)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -221,6 +227,26 @@ class GPTModel(nn.Module):
         for block in self.blocks:
             x = block(x)  # (B, T, C)
         return self.out_head(self.final_norm(x))  # (B, T, vocab_size)
+
+    @torch.no_grad()
+    def init_gpt2(self) -> "GPTModel":
+        """GPT-2's initialisation, as nanoGPT's ``_init_weights`` plus its ``c_proj`` rescaling."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, mean=0.0, std=GPT2_STD)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+            if isinstance(m, LayerNorm):
+                nn.init.ones_(m.scale)
+                nn.init.zeros_(m.shift)
+        for proj in out_projections(self):  # each block adds two branches to the stream: 2L in all
+            nn.init.normal_(proj.weight, mean=0.0, std=GPT2_STD / math.sqrt(2 * len(self.blocks)))
+        return self
+
+
+def out_projections(model: GPTModel) -> list[nn.Linear]:
+    """Each block's two output projections: attention's ``out_proj`` and the feed-forward's last."""
+    return [p for b in model.blocks for p in (b.attn.out_proj, b.ff.layers[-1])]
 
 
 def check_tokens(idx, cfg: GPTConfig, name: str = "idx") -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number
-from gradflow.gpt import BLOCKS, GPTConfig, GPTModel, LayerNorm
+from gradflow.gpt import BLOCKS, GPT2_STD, INITS, GPTConfig, GPTModel, LayerNorm
 from gradflow.gradients import (
     PARTS,
     block_gradient_norms,
@@ -26,7 +26,7 @@ from gradflow.gradients import (
     stream_gradient_norms,
     weight_matrices,
 )
-from gradflow.init import GPT2_STD, SCHEMES, generator, seeded
+from gradflow.init import generator, seeded
 
 TOKEN_SEED_OFFSET = (
     1000  # the tokens of seed s are drawn with seed TOKEN_SEED_OFFSET + s, apart from the weights'
@@ -62,8 +62,8 @@ def gradient_profile_at_init(
         raise ValueError("seeds is empty: give at least one seed")
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; choose one of {list(PARTS)}")
-    if init not in SCHEMES:
-        raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
     runs = []
     for seed in seeds:
         tokens = random_tokens(cfg, batch_size, seq_len, seed=TOKEN_SEED_OFFSET + seed)
