@@ -104,7 +104,7 @@ def torch_reference_layer(block: TransformerBlock, norm_first: bool) -> nn.Trans
         batch_first=True,
         norm_first=norm_first,
     ).double()
-    attn, ff = block.attn, block.ff.layers
+    attn, ff = block.attn, block.ff
     with torch.no_grad():
         layer.self_attn.in_proj_weight.copy_(
             torch.cat([attn.query.weight, attn.key.weight, attn.value.weight])
@@ -114,10 +114,10 @@ def torch_reference_layer(block: TransformerBlock, norm_first: bool) -> nn.Trans
         )
         layer.self_attn.out_proj.weight.copy_(attn.out_proj.weight)
         layer.self_attn.out_proj.bias.copy_(attn.out_proj.bias)
-        layer.linear1.weight.copy_(ff[0].weight)
-        layer.linear1.bias.copy_(ff[0].bias)
-        layer.linear2.weight.copy_(ff[2].weight)
-        layer.linear2.bias.copy_(ff[2].bias)
+        layer.linear1.weight.copy_(ff.c_fc.weight)
+        layer.linear1.bias.copy_(ff.c_fc.bias)
+        layer.linear2.weight.copy_(ff.c_proj.weight)
+        layer.linear2.bias.copy_(ff.c_proj.bias)
         for ours, theirs in ((block.norm1, layer.norm1), (block.norm2, layer.norm2)):
             theirs.weight.copy_(ours.scale)
             theirs.bias.copy_(ours.shift)
@@ -202,7 +202,7 @@ def test_gpt2_small_config():
 
 def test_feed_forward_widens_by_four():
     ff = FeedForward(TINY)
-    assert ff.layers[0].out_features == 4 * TINY.emb_dim == ff.layers[2].in_features
+    assert ff.c_fc.out_features == 4 * TINY.emb_dim == ff.c_proj.in_features
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
@@ -261,11 +261,7 @@ def test_gpt2_init_draws_gpt2s_standard_deviations():
     big = torch.cat([model.tok_emb.weight.flatten(), model.out_head.weight.flatten()])
     assert big.std().item() == pytest.approx(GPT2_STD, rel=0.05)
     projections = torch.cat(
-        [
-            w.flatten()
-            for b in model.blocks
-            for w in (b.attn.out_proj.weight, b.ff.layers[-1].weight)
-        ]
+        [w.flatten() for b in model.blocks for w in (b.attn.out_proj.weight, b.ff.c_proj.weight)]
     )
     assert projections.std().item() == pytest.approx(0.02 / math.sqrt(2 * L), rel=0.05)
     for block in model.blocks:

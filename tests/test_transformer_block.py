@@ -49,11 +49,11 @@ def test_gradient_norms_are_autograds(part):
     )
     for block, norm in zip(model.blocks, norms, strict=True):
         if part == "ff_out":
-            mats = [block.ff.layers[2].weight]
+            mats = [block.ff.c_proj.weight]
         else:
-            a, f = block.attn, block.ff.layers
+            a, f = block.attn, block.ff
             mats = [a.query.weight, a.key.weight, a.value.weight, a.out_proj.weight]
-            mats += [f[0].weight, f[2].weight]
+            mats += [f.c_fc.weight, f.c_proj.weight]
         grads = torch.autograd.grad(loss, mats, retain_graph=True)
         expected = torch.cat([g.flatten() for g in grads]).norm().item()
         assert norm == pytest.approx(expected, rel=1e-5)

@@ -90,14 +90,13 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim),  # (B, T, C) -> (B, T, 4C)
-            GELU(),
-            nn.Linear(4 * cfg.emb_dim, cfg.emb_dim),  # (B, T, 4C) -> (B, T, C)
-        )
+        self.c_fc = nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim)  # widens, GPT-2's name for it
+        self.gelu = GELU()
+        self.c_proj = nn.Linear(4 * cfg.emb_dim, cfg.emb_dim)  # projects back into the stream
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)  # (B, T, C)
+        x = self.gelu(self.c_fc(x))  # (B, T, 4C)
+        return self.c_proj(x)  # (B, T, C)
 
 
 class CausalSelfAttention(nn.Module):
@@ -245,8 +244,8 @@ class GPTModel(nn.Module):
 
 
 def out_projections(model: GPTModel) -> list[nn.Linear]:
-    """Each block's two output projections: attention's ``out_proj`` and the feed-forward's last."""
-    return [p for b in model.blocks for p in (b.attn.out_proj, b.ff.layers[-1])]
+    """Each block's two output projections, which write into the stream: ``out_proj`` and ``c_proj``."""
+    return [p for b in model.blocks for p in (b.attn.out_proj, b.ff.c_proj)]
 
 
 def check_tokens(idx, cfg: GPTConfig, name: str = "idx") -> torch.Tensor:

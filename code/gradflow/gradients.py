@@ -185,7 +185,7 @@ def block_weight_grad_norms(model: "gradflow.gpt.GPTModel", part: str = "block")
     norms = []
     for block in model.blocks:
         if part == "ff_out":
-            grads = [block.ff.layers[2].weight.grad]
+            grads = [block.ff.c_proj.weight.grad]
         else:  # the matrices, not the layer norms' scales
             grads = [p.grad for _, p in weight_matrices(block)]
         if any(g is None for g in grads):

@@ -91,7 +91,7 @@ def gradient_parts_at_init(
         tokens = random_tokens(cfg, batch_size, seq_len, seed=TOKEN_SEED_OFFSET + seed)
         with seeded(seed):
             model = GPTModel(cfg, norm=norm, init=init)
-        with record_inputs([block.ff.layers[2] for block in model.blocks]) as acts:
+        with record_inputs([block.ff.c_proj for block in model.blocks]) as acts:
             runs["stream"].append(stream_gradient_norms(model, tokens))
         runs["ff_out"].append(block_weight_grad_norms(model, part="ff_out"))
         runs["activations"].append([a.double().norm().item() for a in acts])
