@@ -13,14 +13,14 @@ one width, then an output layer.
 """
 
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
 from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
-from gradflow.gradients import record_inputs
+from gradflow.gradients import forward_hooks, record_inputs
 from gradflow.init import generator
 
 
@@ -129,15 +129,11 @@ def lesion(model: nn.Module, blocks: Iterable[int]):
     def identity(_module, args, _out):
         return args[0]
 
-    hooks = [
-        layers[i].register_forward_hook(zero_branch if model.has_shortcut(i) else identity)
-        for i in blocks
-    ]
-    try:
+    with ExitStack() as hooks:  # removed when the block ends, however it ends
+        for i in blocks:
+            hook = zero_branch if model.has_shortcut(i) else identity
+            hooks.enter_context(layers[i].register_forward_hook(hook))
         yield model
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, output: int = 0) -> torch.Tensor:
@@ -155,11 +151,8 @@ def hidden_stack(model: nn.Module):
 
     def run(x: torch.Tensor) -> torch.Tensor:
         seen = []
-        hook = last.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
-        try:
+        with forward_hooks([last], lambda _m, args: seen.append(args[0]), pre=True):
             model(x)
-        finally:
-            hook.remove()
         return seen[0]
 
     return run
