@@ -111,9 +111,9 @@ def test_figures_draw():
 def test_bad_arguments():
     model = GPTModel(CFG)
     with pytest.raises(ValueError, match="unknown part"):
-        gradient_profile_at_init(CFG, part="everything")
+        gradient_profile_at_init(CFG, part="everything", seq_len=4)
     with pytest.raises(ValueError, match="unknown init"):
-        gradient_profile_at_init(CFG, init="orthogonal")
+        gradient_profile_at_init(CFG, init="orthogonal", seq_len=4)
     with pytest.raises(ValueError, match="unknown norm placement"):
         GPTModel(CFG, norm="sandwich")
     with pytest.raises(ValueError, match="longer than the context length"):

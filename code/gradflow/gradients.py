@@ -120,7 +120,6 @@ def gradient_factors(
     output and the backward path ``"path"`` = ``mean|delta_k| / mean|dL/dy|``; ``"input"`` is
     ``mean|h_{k-1}|``. Layers are listed input first.
     """
-    check_tensor(x, "x", ndim=2)
     if x.shape[0] != 1:
         raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]

@@ -64,12 +64,9 @@ def init_weights(model: nn.Module, scheme: str | float, seed: int | None = None,
     ``c`` (normal, std c / sqrt(fan_in)). ``zero_bias`` sets the Linear biases to zero; with ``seed``
     the draws come from a generator seeded with it, without changing the caller's random state.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(scheme, str):
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown init scheme {scheme!r}; choose one of {list(SCHEMES)}")
-    else:
+    if isinstance(scheme, str) and scheme not in SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; choose one of {list(SCHEMES)}")
+    if not isinstance(scheme, str):
         check_positive_number(scheme, "scheme")
     with seeded(seed):
         if scheme == "torch":

@@ -14,8 +14,8 @@ import copy
 import torch
 from torch import nn
 
-from gradflow._checks import check_int, check_layer_sizes, check_positive_int, check_positive_number
-from gradflow.init import SCHEMES, init_weights, seeded
+from gradflow._checks import check_layer_sizes, check_positive_int, check_positive_number
+from gradflow.init import init_weights, seeded
 
 ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
@@ -170,14 +170,7 @@ def build_mlp(
     names a scheme of :mod:`gradflow.init` (``"he"`` also zeroes the biases). The weights are drawn
     from PyTorch's generator seeded with ``seed``; the caller's random state is left untouched.
     """
-    check_positive_int(depth, "depth")
-    check_positive_int(width, "width")
-    check_positive_int(in_features, "in_features")
-    check_positive_int(out_features, "out_features")
-    check_activation(activation)
-    check_int(seed, "seed")
-    if init not in SCHEMES:
-        raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+    check_positive_int(depth, "depth")  # the layers check their widths, gradflow.init the scheme
     sizes = [in_features] + [width] * (depth - 1) + [out_features]  # depth + 1 widths
     with seeded(seed):
         model = ScaledShortcutMLP(sizes, use_shortcut, activation, False, branch_scale)

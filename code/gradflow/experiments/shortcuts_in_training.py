@@ -21,7 +21,7 @@ from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import SCHEMES
 from gradflow.landscape import filter_normalized_direction, loss_line
 from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation, fold_branch_scale
-from gradflow.train import OPTIMIZERS, History, train_classifier
+from gradflow.train import History, train_classifier
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,6 @@ class NetSpec:
 
 def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:
     """Build the classifier ``spec`` describes: ``spec.depth`` hidden layers and an output layer."""
-    if not isinstance(spec, NetSpec):
-        raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
     return build_mlp(
         spec.depth + 1,  # build_mlp counts Linear layers: the hidden ones and the output layer
         spec.width,
@@ -92,12 +90,8 @@ def depth_sweep(
     seeds: Sequence[int] = (0, 1, 2),
 ) -> SweepResult:
     """For each depth, build ``spec`` with that depth and measure one backward pass of cross-entropy."""
-    if not isinstance(spec, NetSpec):
-        raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
-    depths = [check_positive_int(d, "depth") for d in depths]
     if not depths or not seeds:
         raise ValueError("depth_sweep needs at least one depth and one seed")
-    check_tensor(x, "x", ndim=2)
     result = SweepResult(depths, [], [])
     for depth in depths:
         grads, rms = [], []
@@ -152,20 +146,12 @@ class DegradationConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one run per seed: weights and minibatch order
     shortcuts: tuple[bool, ...] = (False, True)  # which families to train: plain, residual or both
 
-    def __post_init__(self):
-        for name in ("shallow", "deep", "width", "steps", "batch_size", "record_every"):
-            check_positive_int(getattr(self, name), name)
-        if self.init not in SCHEMES:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
-            )
-        check_positive_number(self.lr, "lr")
+    def __post_init__(self):  # the training settings are checked by train_classifier, before a step
         if len(self.seeds) == 0:
             raise ValueError("seeds is empty: give at least one seed")
         if not self.shortcuts or not set(self.shortcuts) <= {False, True}:
             raise ValueError(f"shortcuts must be False, True or both, got {self.shortcuts!r}")
+        self.specs()  # each NetSpec checks its depth, width and init
 
     def specs(self) -> list[NetSpec]:
         """The networks to train: shallow and deep, plain and residual (or the ``shortcuts`` asked for)."""

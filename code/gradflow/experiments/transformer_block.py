@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number
-from gradflow.gpt import BLOCKS, GPT2_STD, INITS, GPTConfig, GPTModel, LayerNorm
+from gradflow.gpt import GPT2_STD, GPTConfig, GPTModel, LayerNorm
 from gradflow.gradients import (
-    PARTS,
     block_gradient_norms,
     block_weight_grad_norms,
     record_inputs,
@@ -56,14 +55,8 @@ def gradient_profile_at_init(
     seq_len: int = 32,
 ) -> np.ndarray:
     """Per-block gradient norms at initialisation, averaged over freshly initialised models."""
-    if norm not in BLOCKS:
-        raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(BLOCKS)}")
     if len(seeds) == 0:
         raise ValueError("seeds is empty: give at least one seed")
-    if part not in PARTS:
-        raise ValueError(f"unknown part {part!r}; choose one of {list(PARTS)}")
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
     runs = []
     for seed in seeds:
         tokens = random_tokens(cfg, batch_size, seq_len, seed=TOKEN_SEED_OFFSET + seed)
@@ -105,8 +98,6 @@ def gpt2_branch_scale(emb_dim: int, n_layers: int) -> float:
     (std 0.02 / sqrt(2L)) multiplies by 0.02 sqrt(C) / sqrt(2L) again: (0.02 sqrt(C))^2 / sqrt(2L).
     (In the feed-forward branch GELU halves the small hidden features and 4C of them are summed.)
     """
-    check_positive_int(emb_dim, "emb_dim")
-    check_positive_int(n_layers, "n_layers")
     return (GPT2_STD * math.sqrt(emb_dim)) ** 2 / math.sqrt(2 * n_layers)
 
 
