@@ -17,8 +17,6 @@ from torch import nn
 
 from gradflow.experiments.shortcuts_in_training import (
     DegradationConfig,
-    NetSpec,
-    build_network,
     degradation_experiment,
     depth_sweep,
     final_metrics,
@@ -28,7 +26,7 @@ from gradflow.experiments.shortcuts_in_training import (
     unscaled_control,
 )
 from gradflow.landscape import filter_normalized_direction, grid_coordinates, loss_plane, loss_rise
-from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP, fold_branch_scale
+from gradflow.mlp import NetSpec, ScaledShortcutMLP, ShortcutMLP, build_network, fold_branch_scale
 from gradflow.train import train_classifier
 
 

@@ -4,10 +4,9 @@
 initialised networks of growing depth. ``degradation_experiment`` reproduces at CPU scale the
 *degradation problem* of He et al. (2016, *Deep Residual Learning for Image Recognition*, Fig. 1 and
 4): a deeper plain network trains worse than a shallower one, a deeper residual network does not.
-Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, built by :func:`gradflow.mlp.build_mlp`.
+Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, described by :class:`gradflow.mlp.NetSpec`.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -18,59 +17,9 @@ from torch import nn
 from gradflow._checks import check_positive_int, check_positive_number, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
-from gradflow.init import SCHEMES
 from gradflow.landscape import filter_normalized_direction, loss_line
-from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation, fold_branch_scale
+from gradflow.mlp import NetSpec, ScaledShortcutMLP, build_network, fold_branch_scale
 from gradflow.train import History, train_classifier
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    """Which network to build: depth, shortcuts, initialisation and branch scaling."""
-
-    depth: int  # hidden layers of `width` units (with shortcuts: residual blocks); depth + 1 Linear layers
-    use_shortcut: bool = False  # wrap every hidden layer in a shortcut, x + scale * layer(x)
-    init: str = (
-        "torch"  # a scheme of gradflow.init: "torch" (PyTorch's default), "he" (zero biases)
-    )
-    scale_branches: bool = False  # scale every residual branch by 1 / sqrt(depth)
-    width: int = (
-        64  # units per hidden layer; 64 = the digits' features, so every layer has a shortcut
-    )
-    activation: str = "relu"  # activation after every hidden layer (the output gives raw logits)
-
-    def __post_init__(self):
-        check_positive_int(self.depth, "depth")
-        check_positive_int(self.width, "width")
-        if self.init not in SCHEMES:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
-        check_activation(self.activation)
-
-    @property
-    def branch_scale(self) -> float:
-        """The factor on every residual branch, 1 / sqrt(depth) when scaled and 1 otherwise."""
-        return 1 / math.sqrt(self.depth) if self.scale_branches else 1.0
-
-    @property
-    def label(self) -> str:
-        """A short name for legends and tables, e.g. 'residual, 32 layers'."""
-        kind = "residual" if self.use_shortcut else "plain"
-        return f"{kind}, {self.depth} layers"
-
-
-def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:
-    """Build the classifier ``spec`` describes: ``spec.depth`` hidden layers and an output layer."""
-    return build_mlp(
-        spec.depth + 1,  # build_mlp counts Linear layers: the hidden ones and the output layer
-        spec.width,
-        n_in,
-        n_out,
-        activation=spec.activation,
-        use_shortcut=spec.use_shortcut,
-        branch_scale=spec.branch_scale,
-        init=spec.init,
-        seed=seed,
-    )
 
 
 @dataclass
