@@ -37,10 +37,9 @@ class GPTConfig:
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers"):
             check_positive_int(getattr(self, name), name)
-        if self.emb_dim % self.n_heads != 0:
+        if self.emb_dim % self.n_heads != 0:  # each head gets emb_dim // n_heads features
             raise ValueError(
-                f"emb_dim ({self.emb_dim}) must be divisible by n_heads ({self.n_heads}): "
-                "each head gets emb_dim // n_heads features"
+                f"emb_dim ({self.emb_dim}) must be divisible by n_heads ({self.n_heads})"
             )
         rate = self.drop_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:

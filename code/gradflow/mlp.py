@@ -135,14 +135,14 @@ class GatedResidualMLP(ShortcutMLP):
         super().__init__(
             layer_sizes, use_shortcut=True, activation=activation, last_activation=False
         )
-        if isinstance(gate_init, bool) or not isinstance(gate_init, (int, float)):
-            raise TypeError(f"gate_init must be a number, got {type(gate_init).__name__}")
         n_blocks = sum(self.has_shortcut(i) for i in range(len(self.layers)))
         if n_blocks == 0:
             raise ValueError(
                 f"layer_sizes {layer_sizes} has no two equal neighbouring widths: no residual block"
             )
-        self.gates = nn.Parameter(torch.full((n_blocks,), float(gate_init)))  # one scalar per block
+        self.gates = nn.Parameter(
+            torch.full((n_blocks,), gate_init, dtype=torch.float32)
+        )  # per block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block = 0
