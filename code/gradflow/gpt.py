@@ -212,7 +212,7 @@ class GPTModel(nn.Module):
         self.out_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
         # redraw from the caller's generator, right after construction
         if init == "gpt2":
-            self.init_gpt2()
+            init_gpt2(self)
         elif init != "torch":
             init_weights(self, init)
 
@@ -228,25 +228,26 @@ class GPTModel(nn.Module):
             x = block(x)  # (B, T, C)
         return self.out_head(self.final_norm(x))  # (B, T, vocab_size)
 
-    @torch.no_grad()
-    def init_gpt2(self) -> "GPTModel":
-        """GPT-2's initialisation, as nanoGPT's ``_init_weights`` plus its ``c_proj`` rescaling."""
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, mean=0.0, std=GPT2_STD)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
-            if isinstance(m, LayerNorm):
-                nn.init.ones_(m.scale)
-                nn.init.zeros_(m.shift)
-        for proj in out_projections(self):  # each block adds two branches to the stream: 2L in all
-            nn.init.normal_(proj.weight, mean=0.0, std=GPT2_STD / math.sqrt(2 * len(self.blocks)))
-        return self
-
 
 def out_projections(model: GPTModel) -> list[nn.Linear]:
     """Each block's two output projections, which write into the stream: ``out_proj`` and ``c_proj``."""
     return [p for b in model.blocks for p in (b.attn.out_proj, b.ff.c_proj)]
+
+
+@torch.no_grad()
+def init_gpt2(model: GPTModel) -> GPTModel:
+    """GPT-2's initialisation, as nanoGPT's ``_init_weights`` plus its ``c_proj`` rescaling."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=GPT2_STD)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+        if isinstance(m, LayerNorm):
+            nn.init.ones_(m.scale)
+            nn.init.zeros_(m.shift)
+    for proj in out_projections(model):  # each block adds two branches to the stream: 2L in all
+        nn.init.normal_(proj.weight, mean=0.0, std=GPT2_STD / math.sqrt(2 * len(model.blocks)))
+    return model
 
 
 def count_parameters(module: nn.Module) -> int:

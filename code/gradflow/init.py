@@ -2,7 +2,7 @@
 
 ``init_weights(model, scheme, seed=...)`` redraws the weights of every ``nn.Linear`` of a model in
 module order. Xavier follows Glorot & Bengio (2010), He follows He et al. (2015). GPT-2's scheme
-belongs to its model: :meth:`gradflow.gpt.GPTModel.init_gpt2`.
+belongs to its model: :func:`gradflow.gpt.init_gpt2`.
 """
 
 import math
