@@ -27,9 +27,8 @@ from gradflow.gradients import (
 )
 from gradflow.init import generator, seeded
 
-TOKEN_SEED_OFFSET = (
-    1000  # the tokens of seed s are drawn with seed TOKEN_SEED_OFFSET + s, apart from the weights'
-)
+# the tokens of seed s are drawn with seed TOKEN_SEED_OFFSET + s, apart from the weights'
+TOKEN_SEED_OFFSET = 1000
 
 
 def random_tokens(cfg: GPTConfig, batch_size: int, seq_len: int, seed: int) -> torch.Tensor:
