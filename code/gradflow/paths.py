@@ -132,7 +132,6 @@ def lesion(model: nn.Module, blocks: Iterable[int]):
 
 def input_gradients(model: nn.Module, x: torch.Tensor, output: int = 0) -> torch.Tensor:
     """The gradient of output unit ``output`` with respect to the input, one row per example."""
-    check_tensor(x, "x", ndim=2)
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(model(x)[:, output].sum(), x)  # examples do not interact
     return grad  # (N, C_in)
@@ -165,7 +164,6 @@ def jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def signal_rms(model: nn.Module, x: torch.Tensor) -> list[float]:
     """The root mean square of the signal entering each layer: the input, then every hidden output."""
-    check_tensor(x, "x", ndim=2)
     with record_inputs(_layers(model)) as seen:
         model(x)
     return [h.double().pow(2).mean().sqrt().item() for h in seen]

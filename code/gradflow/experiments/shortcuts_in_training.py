@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradflow._checks import check_positive_int, check_positive_number, check_tensor
+from gradflow._checks import check_positive_int, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.landscape import filter_normalized_direction, loss_line
@@ -225,7 +225,6 @@ def sharpness(
     ``loss_rise`` reads only the plane's two axes, so evaluating those (4 points per distance and the
     centre) gives the same numbers as the whole plane at a fraction of its cost.
     """
-    distances = [check_positive_number(d, "distance") for d in distances]
     alphas = [0.0] + [s * d for d in distances for s in (-1.0, 1.0)]
     x, y = data.x_train, data.y_train
     axes = [
