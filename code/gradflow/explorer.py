@@ -150,9 +150,9 @@ class _Control:
             )
         self.name, self.label, self.values = name, label, list(values)
         self.texts = [str(t) for t in texts]
-        if len(self.values) < 2 or len(set(self.values)) != len(self.values):
+        if not self.values or len(set(self.values)) != len(self.values):
             raise ValueError(
-                f"control {name!r} needs two or more distinct values, got {self.values}"
+                f"control {name!r} needs one or more distinct values, got {self.values}"
             )
         if len(self.texts) != len(self.values):
             raise ValueError(f"control {name!r}: {len(self.values)} values but {len(texts)} texts")
