@@ -442,3 +442,32 @@ def test_slider_tells_a_screen_reader_its_value(browser, standalone):
     assert slider.get_attribute("aria-valuetext") == "power 3"
     assert page.locator("output").inner_text() == "power 3"
     page.close()
+
+
+# -- in the book: one shared script and stylesheet, linked where an explorer is --------------------
+@pytest.mark.build
+def test_book_links_the_shared_files_where_an_explorer_is(tmp_path):
+    """A small book of two lessons, one with an explorer: its page links the shared script
+    (deferred) and stylesheet in _static, with their checksums; the other page links neither."""
+    import os
+
+    from conftest import lesson, small_book, sphinx_build
+
+    cell = (
+        "from gradflow.explorer import Axis, Explorer, Series, Slider, View\n\n"
+        'views = {n: View(f"n = {n}", {"a": [1.0, float(n)]}) for n in (1, 2)}\n'
+        'Explorer([Slider("n", "n", [1, 2])], [Series("a", "a", "red")], views,\n'
+        '         x=Axis("x", 1, 2), y=Axis("y", 0, 2), alt="A line that rises with n")'
+    )
+    pages = {"with": lesson("With", cell), "without": lesson("Without", "print(1)")}
+    src = small_book(tmp_path / "src", pages)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "code")}
+    result = sphinx_build(src, tmp_path / "html", env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    html = {name: (tmp_path / "html" / "lessons" / f"{name}.html").read_text() for name in pages}
+    assert re.search(r'<script defer="defer" src="../_static/explorer\.js\?v=\w+">', html["with"])
+    assert re.search(r'<link[^>]+href="../_static/explorer\.css\?v=\w+"', html["with"])
+    assert 'class="gradflow-explorer"' in html["with"]
+    assert "explorer.js" not in html["without"] and "explorer.css" not in html["without"]
+    for name in gx.ASSETS:
+        assert (tmp_path / "html" / "_static" / name).read_bytes() == gx.asset(name).read_bytes()

@@ -9,7 +9,7 @@ works offline and from ``file://``. The controls are labelled form controls (key
 reader), and the caption is an ``aria-live`` region that is read out as they move. Text and axes
 take the page's colour, so the figure reads in light and dark mode; the SVG scales to a phone's
 width. Where no script runs (a notebook, the PDF edition) the figure is its first state: as HTML
-without controls, or as a PNG or PDF picture drawn by matplotlib.
+without controls, or as a PNG or PDF picture drawn by matplotlib. For example::
 
     views = {(d, a): View(f"{d} layers, {a}", {"plain": p[a][d]}) for d in depths for a in acts}
     Explorer(
@@ -39,8 +39,8 @@ FONT = 17  # the SVG's font size: about 11 px on a 390 px wide phone
 ROW = 22  # the height of a row of the legend
 
 
-def asset(name: str) -> Path:
-    """The path of one of the shared files the page links (``ASSETS``)."""
+def asset(name: str):
+    """The ``pathlib.Path`` of one of the shared files the page links (``ASSETS``)."""
     return Path(str(files("gradflow") / "static" / name))
 
 
@@ -484,9 +484,10 @@ class Explorer:
     def __repr__(self) -> str:
         return self.caption()
 
-    def save(self, path: str | Path, title: str = "Explorer") -> Path:
-        """Write the explorer as a web page of its own at ``path``, the shared script and style
-        copied beside it (as the book's build puts them in ``_static``)."""
+    def save(self, path, title: str = "Explorer"):
+        """Write the explorer as a web page of its own at ``path`` (returned as a ``pathlib.Path``),
+        the shared script and style copied beside it (as the book's build puts them in
+        ``_static``)."""
         path = Path(path)
         for name in ASSETS:
             shutil.copyfile(asset(name), path.parent / name)
