@@ -82,9 +82,7 @@ class Axis:
         """Whether ``value`` lies on the axis (within a millionth of its length)."""
         if not _real(value) or (self.log and value <= 0):
             return False
-        lo, hi, v = (math.log10(x) for x in (self.lo, self.hi, value)) if self.log else (
-            self.lo, self.hi, value)  # fmt: skip
-        return lo - 1e-6 * (hi - lo) <= v <= hi + 1e-6 * (hi - lo)
+        return -1e-6 <= self.fraction(value) <= 1 + 1e-6
 
     def fraction(self, value: float) -> float:
         """Where ``value`` sits along the axis: 0 at ``lo``, 1 at ``hi``."""
@@ -103,8 +101,8 @@ def log_axis(label: str, values: Sequence[float], most: int = 7) -> Axis:
     hi = max(hi, lo + 1)
     every = next(s for s in itertools.count(1) if (hi - lo) / s <= most)
     ticks = [(10.0**k, decade(k)) for k in range(lo, hi + 1) if k % every == 0]
-    return Axis(label, 10.0**lo, 10.0**hi, log=True, ticks=ticks,
-                minor=[10.0**k for k in range(lo, hi + 1)])  # fmt: skip
+    minor = [10.0**k for k in range(lo, hi + 1)]
+    return Axis(label, 10.0**lo, 10.0**hi, log=True, ticks=ticks, minor=minor)
 
 
 def integer_axis(label: str, lo: int, hi: int, most: int = 8) -> Axis:
@@ -276,8 +274,10 @@ class Explorer:
             xs = list(view.x) if view.x is not None else list(range(1, max(lengths, default=0) + 1))
             for name, values in view.y.items():
                 if len(values) != len(xs):
-                    raise ValueError(f"{where}: ragged series {name!r}, {len(values)} values at "
-                                     f"{len(xs)} positions")  # fmt: skip
+                    raise ValueError(
+                        f"{where}: ragged series {name!r}, {len(values)} values at "
+                        f"{len(xs)} positions"
+                    )
                 for i, (u, v) in enumerate(zip(xs, values, strict=True)):
                     if not _real(u) or (v is not None and not _real(v)):
                         raise ValueError(f"{where}: {name!r}[{i}] is ({u!r}, {v!r}), not finite")
@@ -323,44 +323,44 @@ class Explorer:
 
     @staticmethod
     def _xaxis(axis: Axis) -> str:
-        at = [(LEFT + axis.fraction(v) * (RIGHT - LEFT), t) for v, t in axis.ticks]
-        return (
-            "".join(
-                f'<line x1="{p:.1f}" x2="{p:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 5}" '
-                f'stroke="currentColor"/><text x="{p:.1f}" y="{BOTTOM + 22}" '
-                f'text-anchor="middle">{escape(t)}</text>'
-                for p, t in at
-            )  # fmt: skip
-            + "".join(
-                f'<line x1="{LEFT + axis.fraction(v) * (RIGHT - LEFT):.1f}" x2="'
-                f'{LEFT + axis.fraction(v) * (RIGHT - LEFT):.1f}" y1="{BOTTOM}" '
-                f'y2="{BOTTOM + 3}" stroke="currentColor"/>'
-                for v in axis.minor
-            )  # fmt: skip
-            + f'<text x="{(LEFT + RIGHT) / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
+        """The horizontal axis's ticks, their labels and its title."""
+        parts = []
+        for v in axis.minor:
+            x = LEFT + axis.fraction(v) * (RIGHT - LEFT)
+            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 3}"/>')
+        for v, text in axis.ticks:
+            x = LEFT + axis.fraction(v) * (RIGHT - LEFT)
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 5}"/>'
+                f'<text x="{x:.1f}" y="{BOTTOM + 22}" text-anchor="middle" stroke="none">'
+                f"{escape(text)}</text>"
+            )
+        title = (
+            f'<text x="{(LEFT + RIGHT) / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
             f"{escape(axis.label)}</text>"
         )
+        return f'<g stroke="currentColor">{"".join(parts)}</g>{title}'
 
     @staticmethod
     def _yaxis(axis: Axis, top: int) -> str:
-        def y(v):
-            return BOTTOM - axis.fraction(v) * (BOTTOM - top)
-
-        return (
-            "".join(
-                f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                'stroke="currentColor"/>'
-                for v in axis.minor
-            )  # fmt: skip
-            + "".join(
-                f'<line x1="{LEFT - 6}" x2="{RIGHT}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                'stroke="currentColor" stroke-opacity="0.15"/><text x="'
-                f'{LEFT - 8}" y="{y(v) + 5:.1f}" text-anchor="end">{escape(t)}</text>'
-                for v, t in axis.ticks
-            )  # fmt: skip
-            + f'<text transform="translate(18 {(top + BOTTOM) / 2}) rotate(-90)" '
+        """The vertical axis's ticks, their labels and grid lines, and its title."""
+        parts = []
+        for v in axis.minor:
+            y = BOTTOM - axis.fraction(v) * (BOTTOM - top)
+            parts.append(f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        for v, text in axis.ticks:
+            y = BOTTOM - axis.fraction(v) * (BOTTOM - top)
+            parts.append(
+                f'<line x1="{LEFT - 6}" x2="{LEFT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                f'<line x1="{LEFT}" x2="{RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke-opacity="0.15"/>'
+                f'<text x="{LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" stroke="none">'
+                f"{escape(text)}</text>"
+            )
+        title = (
+            f'<text transform="translate(18 {(top + BOTTOM) / 2}) rotate(-90)" '
             f'text-anchor="middle">{escape(axis.label)}</text>'
         )
+        return f'<g stroke="currentColor">{"".join(parts)}</g>{title}'
 
     def _parts(self, key: tuple, top: int) -> list[str]:
         """What changes between states: the x axis, the y axis and each series' path."""
