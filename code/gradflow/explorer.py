@@ -139,7 +139,8 @@ class View:
 
 
 class _Control:
-    kind = ""
+    """A control: its ``name`` in the views' keys, its ``label`` on the page, the ``values`` it
+    takes (hashable, distinct) and how each reads (``texts``)."""
 
     def __init__(self, name: str, label: str, values: Sequence[Hashable], texts: Sequence[str]):
         if not isinstance(name, str) or not name or not isinstance(label, str) or not label:
@@ -162,8 +163,6 @@ class _Control:
 class Slider(_Control):
     """A slider over ``values`` in their order; ``texts`` say how each value reads."""
 
-    kind = "range"
-
     def __init__(self, name, label, values, texts=None):
         super().__init__(name, label, values, texts or [str(v) for v in values])
 
@@ -179,8 +178,6 @@ class Slider(_Control):
 class Menu(_Control):
     """A menu of ``options``: {value: the text the reader sees}."""
 
-    kind = "menu"
-
     def __init__(self, name, label, options: Mapping[Hashable, str]):
         super().__init__(name, label, list(options), list(options.values()))
 
@@ -194,8 +191,6 @@ class Menu(_Control):
 
 class Toggle(_Control):
     """A check box, off (``False``) or on (``True``); ``texts`` say each state in a title."""
-
-    kind = "toggle"
 
     def __init__(self, name, label, texts=("off", "on")):
         super().__init__(name, label, [False, True], texts)
@@ -398,11 +393,13 @@ class Explorer:
         """The chart in its first state."""
         legend, top = self._legend()
         xaxis, yaxis, *paths = self._parts(self._key(self.start), top)
-        lines = "".join(
-            f'<path data-slot="" class="gfx-series" d="{d}" fill="none" stroke="{s.color}" '
-            f'stroke-width="2.5"{f" stroke-dasharray={chr(34)}{s.dash}{chr(34)}" if s.dash else ""}/>'
-            for s, d in zip(self.series, paths, strict=True)
-        )
+        lines = []
+        for s, d in zip(self.series, paths, strict=True):
+            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+            lines.append(
+                f'<path data-slot="" class="gfx-series" d="{d}" fill="none" stroke="{s.color}" '
+                f'stroke-width="2.5"{dash}/>'
+            )
         return (
             f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(self.alt)}" '
             f'fill="currentColor" font-size="{FONT}" '
@@ -410,7 +407,7 @@ class Explorer:
             f'<g data-slot="">{xaxis}</g><g data-slot="">{yaxis}</g>'
             f'<line x1="{LEFT}" x2="{LEFT}" y1="{top}" y2="{BOTTOM}" stroke="currentColor"/>'
             f'<line x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}" stroke="currentColor"/>'
-            f"{lines}{legend}</svg>"
+            f"{''.join(lines)}{legend}</svg>"
         )
 
     def caption(self) -> str:
