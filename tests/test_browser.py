@@ -205,13 +205,15 @@ def test_depth_explorer_redraws_as_its_controls_move(browser, server, site, serv
     assert caption.get_attribute("aria-live") == "polite"
     before = plain.get_attribute("d")
     # the slider's positions are the depths 2, 3, ..., 30: position 18 is depth 20
-    figure.get_by_label("Depth").fill("18")  # sets the value and fires `input`, as a drag does
+    figure.get_by_role("slider", name="Depth").fill(
+        "18"
+    )  # sets the value and fires `input`, as a drag does
     after = plain.get_attribute("d")
     assert after != before
     assert after.count("M") + after.count("L") == 20, "one point per layer of a 20-layer network"
     assert caption.inner_text().startswith("Depth 20, GELU")
     assert figure.locator("output").inner_text() == "20 layers"
-    figure.get_by_label("Activation").select_option("sigmoid")
+    figure.get_by_role("combobox", name="Activation").select_option("sigmoid")
     assert plain.get_attribute("d") not in (before, after)
     assert caption.inner_text().startswith("Depth 20, sigmoid")
     context.close()
