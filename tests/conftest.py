@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]
 SPHINX_OPTIONS = BOOK["sphinx-options"]  # the strict build's options, shared with nox and bench
 CHROMIUM_FLAGS = BOOK["chromium-flags"]  # headless Chromium, shared with `nox -s webperf`
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's
 
 
 def lesson(title: str, *cells: str, prose: str = "") -> str:
@@ -82,3 +83,18 @@ def digits():
     from gradflow.data import load_digits
 
     return load_digits()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: skipped where it is missing, except in CI,
+    where that fails."""
+    if CHROMIUM is None and os.environ.get("CI"):
+        pytest.fail("CI must run the browser tests: apt-get install chromium (see .ci/run)")
+    if CHROMIUM is None:
+        pytest.skip("needs Chromium: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
