@@ -11,6 +11,7 @@ import gzip
 import http.server
 import json
 import math
+import pickle
 import re
 import threading
 import tomllib
@@ -471,3 +472,9 @@ def test_book_links_the_shared_files_where_an_explorer_is(tmp_path):
     assert "explorer.js" not in html["without"] and "explorer.css" not in html["without"]
     for name in gx.ASSETS:
         assert (tmp_path / "html" / "_static" / name).read_bytes() == gx.asset(name).read_bytes()
+    # an edit to the script or stylesheet writes the explorer's page again (new checksum)
+    with open(tmp_path / "doctrees" / "environment.pickle", "rb") as f:
+        dependencies = {k: {str(p) for p in v} for k, v in pickle.load(f).dependencies.items()}
+    assets = {str(gx.asset(name)) for name in gx.ASSETS}
+    assert assets <= dependencies["lessons/with"]
+    assert not assets & dependencies.get("lessons/without", set())

@@ -8,17 +8,21 @@ extensions' own functions, gives every build the same pages.
 
 The explorable figures of ``gradflow.explorer`` share one script and one stylesheet, copied here
 too and linked from the pages that hold an explorer (and from no other page): a reader's browser
-fetches them once for the whole book.
+fetches them once for the whole book. Such a page depends on both files, so an edit to either
+writes the page again with the new checksum: no page links a stale copy.
 """
 
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from myst_nb.sphinx_ext import add_global_html_resources
 from sphinx.application import Sphinx
 from sphinx_exercise import copy_asset_files
 
 from gradflow.explorer import ASSETS, asset
+
+EXPLORER = 'class="gradflow-explorer"'  # the mark of an explorer's HTML
 
 
 def copy_early(app: Sphinx, builder) -> None:
@@ -31,14 +35,22 @@ def copy_early(app: Sphinx, builder) -> None:
             shutil.copyfile(asset(name), static / name)
 
 
+def note_assets(app: Sphinx, doctree: nodes.document) -> None:
+    """A page that holds an explorer is read again when its script or stylesheet changes."""
+    if any(EXPLORER in node.astext() for node in doctree.findall(nodes.raw)):
+        for name in ASSETS:
+            app.env.note_dependency(str(asset(name)))
+
+
 def link_explorer(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """A page that holds an explorer links its script (deferred) and stylesheet."""
-    if 'class="gradflow-explorer"' in context.get("body", ""):
+    if EXPLORER in context.get("body", ""):
         app.add_css_file("explorer.css")
         app.add_js_file("explorer.js", loading_method="defer")
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("write-started", copy_early)
+    app.connect("doctree-read", note_assets)
     app.connect("html-page-context", link_explorer)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
