@@ -31,9 +31,10 @@ def lesson(title: str, *cells: str, prose: str = "") -> str:
 def small_book(src: Path, pages: dict[str, str], drop: tuple[str, ...] = ()) -> Path:
     """A book in ``src`` with the real conf.py and docs/ and the given ``lessons/<name>.md`` pages,
     all in its table of contents. The ledger and the glossary go (they refer to the real lessons),
-    and so do the ``drop`` pages of docs/."""
+    the API reference too (it documents the real package, which the site build checks), and so do
+    the ``drop`` pages of docs/."""
     shutil.copytree(ROOT / "docs", src / "docs")
-    for page in ("ledger.md", "glossary.md", *drop):
+    for page in ("ledger.md", "glossary.md", "api.md", *drop):
         (src / "docs" / page).unlink(missing_ok=True)
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     (src / "lessons").mkdir()
@@ -55,10 +56,25 @@ def sphinx_build(
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that is neither a site test nor a build test belongs to the unit tier."""
+    """Every test that is neither a site test nor a build test belongs to the unit tier.
+
+    Run in parallel (``nox -s tests`` passes ``-n auto --dist loadgroup`` to pytest-xdist), the
+    tests of the built site go to one worker, which builds the site once, and every other file's
+    tests stay together, so a fixture a module shares is made once."""
     for item in items:
         if not any(any(item.iter_markers(name)) for name in ("site", "build")):
             item.add_marker(pytest.mark.unit)
+        group = "site" if any(item.iter_markers("site")) else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_configure(config):
+    """One torch thread per test process when pytest-xdist runs several: the workers share the
+    cores instead of each claiming all of them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
