@@ -5,7 +5,9 @@ solutions folded in ``<details>``), its hidden guard cells are still there to ru
 cell installs the book's package from the repository at the commit that built it, or says how to
 install it from a clone. The reference is the built HTML page, not the converter's own output."""
 
+import functools
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -177,20 +179,20 @@ GLOSSARY = (
 )
 
 
-@pytest.fixture(scope="module", params=["local", "hosted"])
-def built(request, tmp_path_factory):
-    """The small book built without the book's address and repository ("local"), and with them."""
+@functools.cache
+def build_small_book(kind: str, tmp: Path) -> tuple[str, Path, nbformat.NotebookNode]:
+    """The small book built without the book's address and repository ("local"), or with them
+    ("hosted"): once per kind and test process, whatever order the tests run in."""
     import os
     import shutil
 
-    tmp = tmp_path_factory.mktemp(request.param)
     src = small_book(
         tmp / "src",
         {"chapter": CHAPTER, "other": "# Other page\n\nText.\n", "terms": GLOSSARY},
     )
     shutil.copytree(ROOT / "code" / "gradflow", src / "code" / "gradflow")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOK_", "GITHUB_"))}
-    if request.param == "hosted":
+    if kind == "hosted":
         env |= {
             "BOOK_URL": "https://example.org/book/",
             "BOOK_REPOSITORY_URL": "https://github.com/someone/shortcuts",
@@ -200,7 +202,14 @@ def built(request, tmp_path_factory):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     html = tmp / "out" / "html"
     nb = nbformat.read(html / "lessons" / "chapter.ipynb", as_version=4)
-    return request.param, html, nb
+    return kind, html, nb
+
+
+@pytest.fixture(params=["local", "hosted"])
+def built(request, tmp_path_factory):
+    """The small book of ``build_small_book``, local and hosted."""
+    kind = request.param
+    return build_small_book(kind, tmp_path_factory.getbasetemp() / f"small-book-{kind}")
 
 
 @pytest.mark.build

@@ -20,9 +20,17 @@ from myst_nb.sphinx_ext import add_global_html_resources
 from sphinx.application import Sphinx
 from sphinx_exercise import copy_asset_files
 
-from gradflow.explorer import ASSETS, asset
-
 EXPLORER = 'class="gradflow-explorer"'  # the mark of an explorer's HTML
+
+
+def explorer_assets() -> list[Path]:
+    """The explorers' shared files; none for a book whose package has no explorer (the build
+    engine's test books bring a small package of their own)."""
+    try:
+        from gradflow.explorer import ASSETS, asset
+    except ModuleNotFoundError:
+        return []
+    return [asset(name) for name in ASSETS]
 
 
 def copy_early(app: Sphinx, builder) -> None:
@@ -31,15 +39,15 @@ def copy_early(app: Sphinx, builder) -> None:
         static.mkdir(parents=True, exist_ok=True)
         add_global_html_resources(app, None)
         copy_asset_files(app, None)
-        for name in ASSETS:
-            shutil.copyfile(asset(name), static / name)
+        for path in explorer_assets():
+            shutil.copyfile(path, static / path.name)
 
 
 def note_assets(app: Sphinx, doctree: nodes.document) -> None:
     """A page that holds an explorer is read again when its script or stylesheet changes."""
     if any(EXPLORER in node.astext() for node in doctree.findall(nodes.raw)):
-        for name in ASSETS:
-            app.env.note_dependency(str(asset(name)))
+        for path in explorer_assets():
+            app.env.note_dependency(str(path))
 
 
 def link_explorer(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
