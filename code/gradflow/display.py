@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from html import escape
 
-from gradflow.plots import PLAIN, RESIDUAL, plot_profiles
+from gradflow.plots.style import PLAIN, RESIDUAL, plot_profiles
 
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # a table's name, as {numref} refers to it
