@@ -55,9 +55,11 @@ def pdf(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the unit tests and the tests of a freshly built site."""
+    """Run the unit tests and the tests of a freshly built site, one worker per core (the site's
+    tests share one worker and one build: tests/conftest.py). ``-- -m unit`` runs the unit tier,
+    ``-- -n 0`` one process."""
     install(session, "docs,test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]
 SPHINX_OPTIONS = BOOK["sphinx-options"]  # the strict build's options, shared with nox and bench
 CHROMIUM_FLAGS = BOOK["chromium-flags"]  # headless Chromium, shared with `nox -s webperf`
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's
 
 
 def lesson(title: str, *cells: str, prose: str = "") -> str:
@@ -30,9 +31,10 @@ def lesson(title: str, *cells: str, prose: str = "") -> str:
 def small_book(src: Path, pages: dict[str, str], drop: tuple[str, ...] = ()) -> Path:
     """A book in ``src`` with the real conf.py and docs/ and the given ``lessons/<name>.md`` pages,
     all in its table of contents. The ledger and the glossary go (they refer to the real lessons),
-    and so do the ``drop`` pages of docs/."""
+    the API reference too (it documents the real package, which the site build checks), and so do
+    the ``drop`` pages of docs/."""
     shutil.copytree(ROOT / "docs", src / "docs")
-    for page in ("ledger.md", "glossary.md", *drop):
+    for page in ("ledger.md", "glossary.md", "api.md", *drop):
         (src / "docs" / page).unlink(missing_ok=True)
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     (src / "lessons").mkdir()
@@ -54,10 +56,25 @@ def sphinx_build(
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that is neither a site test nor a build test belongs to the unit tier."""
+    """Every test that is neither a site test nor a build test belongs to the unit tier.
+
+    Run in parallel (``nox -s tests`` passes ``-n auto --dist loadgroup`` to pytest-xdist), the
+    tests of the built site go to one worker, which builds the site once, and every other file's
+    tests stay together, so a fixture a module shares is made once."""
     for item in items:
         if not any(any(item.iter_markers(name)) for name in ("site", "build")):
             item.add_marker(pytest.mark.unit)
+        group = "site" if any(item.iter_markers("site")) else item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_configure(config):
+    """One torch thread per test process when pytest-xdist runs several: the workers share the
+    cores instead of each claiming all of them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +99,18 @@ def digits():
     from gradflow.data import load_digits
 
     return load_digits()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: skipped where it is missing, except in CI,
+    where that fails."""
+    if CHROMIUM is None and os.environ.get("CI"):
+        pytest.fail("CI must run the browser tests: apt-get install chromium (see .ci/run)")
+    if CHROMIUM is None:
+        pytest.skip("needs Chromium: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()

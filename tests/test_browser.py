@@ -7,23 +7,21 @@ opened straight from disk. Skipped where Chromium is missing, except in CI, wher
 import functools
 import http.server
 import os
-import shutil
 import threading
 from urllib.parse import urlparse
 
 import pytest
 
-from conftest import CHROMIUM_FLAGS, ROOT
+from conftest import CHROMIUM, ROOT
 
 pytestmark = pytest.mark.site
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("CI must run the browser tests: apt-get install chromium (see .ci/run)")
 if CHROMIUM is None:
     pytest.skip("needs Chromium: apt-get install chromium", allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -40,14 +38,6 @@ def server(site):
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -200,22 +190,30 @@ def test_site_works_from_disk(browser, site):
 def test_depth_explorer_redraws_as_its_controls_move(browser, server, site, served):
     """The shortcut chapter's interactive figure, served and opened as file://: the depth slider
     redraws the plain curve with one point per layer and the caption names the new depth; the
-    activation menu redraws it too. Nothing is fetched for it."""
+    activation menu redraws it too. Its script and style are the book's shared files in _static,
+    and nothing else is fetched for it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
     path = "lessons/shortcut_connections.html"
     page.goto(f"{server}/{path}" if served else (site / path).as_uri())
+    assert any("/_static/explorer.js" in url for url in requests)
+    assert any("/_static/explorer.css" in url for url in requests)
     figure = page.locator("figure.gradflow-explorer")
-    plain, caption = figure.locator("path.plain"), figure.locator("figcaption")
+    plain, caption = figure.locator("path.gfx-series").first, figure.locator("figcaption")
     assert caption.get_attribute("aria-live") == "polite"
     before = plain.get_attribute("d")
-    figure.get_by_label("Depth").fill("20")  # sets the value and fires `input`, as a drag does
+    # the slider's positions are the depths 2, 3, ..., 30: position 18 is depth 20
+    figure.get_by_role("slider", name="Depth").fill(
+        "18"
+    )  # sets the value and fires `input`, as a drag does
     after = plain.get_attribute("d")
     assert after != before
     assert after.count("M") + after.count("L") == 20, "one point per layer of a 20-layer network"
     assert caption.inner_text().startswith("Depth 20, GELU")
-    assert figure.locator("output").inner_text() == "20"
-    figure.get_by_label("Activation").select_option("sigmoid")
+    assert figure.locator("output").inner_text() == "20 layers"
+    figure.get_by_role("combobox", name="Activation").select_option("sigmoid")
     assert plain.get_attribute("d") not in (before, after)
     assert caption.inner_text().startswith("Depth 20, sigmoid")
     context.close()

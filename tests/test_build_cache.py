@@ -26,9 +26,7 @@ def book(tmp_path):
         )
         for name, module in (("a", "one"), ("b", "two"))
     }
-    src = small_book(
-        tmp_path / "src", lessons, drop=("api.md",)
-    )  # api.md documents the real package
+    src = small_book(tmp_path / "src", lessons)
     pkg = src / "code" / "gradflow"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text('__version__ = "0"\n')

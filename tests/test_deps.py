@@ -167,23 +167,8 @@ def test_every_lesson_is_a_chapter_with_its_own_modules():
             assert (ROOT / "code" / "gradflow" / folder / f"{chapter}.py").is_file()
 
 
-NETSPEC = pytest.mark.xfail(
-    strict=True,
-    reason="why_residuals_work imports NetSpec and build_network from the experiment module of "
-    "shortcuts_in_training (issue 21: they belong with the models); remove this mark when they move",
-)
-
-
-@pytest.mark.parametrize(
-    ("chapter", "folder"),
-    [
-        pytest.param(
-            c, f, marks=NETSPEC if (c, f) == ("shortcuts_in_training", "experiments") else ()
-        )
-        for c in CHAPTERS
-        for f in ("experiments", "plots")
-    ],
-)
+@pytest.mark.parametrize("folder", ["experiments", "plots"])
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_chapters_experiment_and_figure_modules_execute_that_chapter_alone(
     book_dependencies, chapter, folder
 ):

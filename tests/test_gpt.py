@@ -1,8 +1,10 @@
 """Protects gradflow.gpt: each part of the GPT-2 block agrees with PyTorch's own implementation,
 attention is causal, the pre-LN and post-LN blocks and their gradients agree with PyTorch's
 TransformerEncoderLayer, its parameter count matches GPT-2 small's,
-GPTModel's count matches the book's, and bad input is refused with a message that names the problem."""
+GPTModel's count matches the book's, GPT-2's initialisation draws its published standard
+deviations (Radford et al. 2019, as nanoGPT writes them), and bad input is refused with a message that names the problem."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -13,6 +15,7 @@ from torch.nn import functional as F
 from gradflow import published
 from gradflow.gpt import (
     GELU,
+    GPT2_STD,
     CausalSelfAttention,
     FeedForward,
     GPTConfig,
@@ -23,6 +26,7 @@ from gradflow.gpt import (
     count_parameters,
     make_block,
 )
+from gradflow.init import seeded
 
 TINY = GPTConfig(vocab_size=11, context_length=8, emb_dim=12, n_heads=3, n_layers=2, drop_rate=0.0)
 
@@ -100,7 +104,7 @@ def torch_reference_layer(block: TransformerBlock, norm_first: bool) -> nn.Trans
         batch_first=True,
         norm_first=norm_first,
     ).double()
-    attn, ff = block.attn, block.ff.layers
+    attn, ff = block.attn, block.ff
     with torch.no_grad():
         layer.self_attn.in_proj_weight.copy_(
             torch.cat([attn.query.weight, attn.key.weight, attn.value.weight])
@@ -110,10 +114,10 @@ def torch_reference_layer(block: TransformerBlock, norm_first: bool) -> nn.Trans
         )
         layer.self_attn.out_proj.weight.copy_(attn.out_proj.weight)
         layer.self_attn.out_proj.bias.copy_(attn.out_proj.bias)
-        layer.linear1.weight.copy_(ff[0].weight)
-        layer.linear1.bias.copy_(ff[0].bias)
-        layer.linear2.weight.copy_(ff[2].weight)
-        layer.linear2.bias.copy_(ff[2].bias)
+        layer.linear1.weight.copy_(ff.c_fc.weight)
+        layer.linear1.bias.copy_(ff.c_fc.bias)
+        layer.linear2.weight.copy_(ff.c_proj.weight)
+        layer.linear2.bias.copy_(ff.c_proj.bias)
         for ours, theirs in ((block.norm1, layer.norm1), (block.norm2, layer.norm2)):
             theirs.weight.copy_(ours.scale)
             theirs.bias.copy_(ours.shift)
@@ -198,7 +202,7 @@ def test_gpt2_small_config():
 
 def test_feed_forward_widens_by_four():
     ff = FeedForward(TINY)
-    assert ff.layers[0].out_features == 4 * TINY.emb_dim == ff.layers[2].in_features
+    assert ff.c_fc.out_features == 4 * TINY.emb_dim == ff.c_proj.in_features
 
 
 @pytest.mark.parametrize("norm", ["pre", "post"])
@@ -234,10 +238,9 @@ def test_unknown_norm_placement_and_init():
         GPTModel(TINY, init="orthogonal")
 
 
-@pytest.mark.parametrize("build", [make_block, GPTModel])
-def test_builders_reject_a_config_that_is_not_a_gptconfig(build):
+def test_gpt_model_rejects_a_config_that_is_not_a_gptconfig():
     with pytest.raises(TypeError, match="cfg must be a GPTConfig, got dict"):
-        build({"emb_dim": 8})
+        GPTModel({"emb_dim": 8})
 
 
 def test_gpt2_small_model_parameter_count():
@@ -248,3 +251,19 @@ def test_gpt2_small_model_parameter_count():
     assert count_parameters(model) == published.GPT2_SMALL_PARAMETERS
     tied = count_parameters(model) - model.out_head.weight.numel()
     assert tied == published.GPT2_SMALL_PARAMETERS_TIED
+
+
+def test_gpt2_init_draws_gpt2s_standard_deviations():
+    with seeded(0):
+        model = GPTModel(TINY, init="gpt2")
+    L = TINY.n_layers
+    big = torch.cat([model.tok_emb.weight.flatten(), model.out_head.weight.flatten()])
+    assert big.std().item() == pytest.approx(GPT2_STD, rel=0.05)
+    projections = torch.cat(
+        [w.flatten() for b in model.blocks for w in (b.attn.out_proj.weight, b.ff.c_proj.weight)]
+    )
+    assert projections.std().item() == pytest.approx(0.02 / math.sqrt(2 * L), rel=0.05)
+    for block in model.blocks:
+        assert torch.count_nonzero(block.attn.out_proj.bias) == 0
+        assert torch.equal(block.norm1.scale, torch.ones(TINY.emb_dim))
+        assert torch.equal(block.norm2.shift, torch.zeros(TINY.emb_dim))

@@ -1,11 +1,11 @@
 """Protects the learning aids around the lessons' code: the depth experiment of the shortcut chapter
-and its interactive figure (gradients derived by hand for a two-layer network, the qualitative
-result that shortcuts keep the first layer's gradient, the data the figure carries), ``glue``
+(gradients derived by hand for a two-layer network, the qualitative result that shortcuts keep the
+first layer's gradient; its interactive figure is tested in tests/test_explorer.py), ``glue``
 without MyST-NB, names in code cells that link to their API entries (also after a build that
 writes a page without reading it), and each chapter's download:
 an executed notebook with outputs and its MyST source, the notebook running top to bottom in a
-fresh kernel that cannot import MyST-NB. The browser's side of the figure and of the download menu
-is in tests/test_browser.py."""
+fresh kernel that cannot import MyST-NB. The browser's side of the download menu is in
+tests/test_browser.py."""
 
 import ast
 import importlib
@@ -20,7 +20,7 @@ import torch
 from bs4 import BeautifulSoup
 
 from conftest import ROOT
-from gradflow.display import ProfileExplorer, glue
+from gradflow.display import glue
 from gradflow.experiments.shortcut_connections import depth_profiles
 from gradflow.init import seeded
 from gradflow.mlp import ShortcutMLP
@@ -125,70 +125,6 @@ def test_experiment_rejects_bad_input(kwargs, error):
         depth_profiles(**kwargs)
 
 
-# -- the interactive figure ------------------------------------------------------------------------
-def test_figure_carries_every_profile(profiles):
-    html = BeautifulSoup(ProfileExplorer(profiles)._repr_html_(), "html.parser")
-    data = json.loads(html.find("script", type="application/json").string)
-    assert data["depths"] == list(range(2, 31))
-    for name, by_depth in profiles.items():
-        for k, depth in enumerate(data["depths"]):
-            for kind in ("plain", "residual"):
-                assert data["series"][name][kind][k] == pytest.approx(
-                    by_depth[depth][kind], rel=1e-3
-                )
-    # the vertical axis covers every value, in whole decades
-    low, high = data["ylim"]
-    values = [v for p in profiles.values() for pair in p.values() for s in pair.values() for v in s]
-    assert 10.0**low <= min(v for v in values if v > 0) and max(values) <= 10.0**high
-
-
-def test_figure_is_accessible_and_self_contained(profiles):
-    html = BeautifulSoup(ProfileExplorer(profiles, depth=12)._repr_html_(), "html.parser")
-    slider = html.find("input", type="range")
-    assert slider.find_parent("label") is not None and html.find("select").find_parent("label")
-    assert (slider["min"], slider["max"], slider["value"]) == ("2", "30", "12")
-    caption = html.find("figcaption")
-    assert caption["aria-live"] == "polite" and caption.get_text().startswith("Depth 12, GELU")
-    assert html.find("svg")["role"] == "img" and len(html.find("svg")["aria-label"].split()) > 10
-    # the first state is drawn already: one point per layer in each curve
-    for kind in ("plain", "residual"):
-        d = html.find("path", class_=kind)["d"]
-        assert d.count("M") + d.count("L") == 12
-    assert not html.find_all(src=True), "the figure loads nothing"
-
-
-def test_a_zero_gradient_is_a_gap_in_the_line():
-    profiles = {"tanh": {2: {"plain": [1e-3, 1e-2], "residual": [0.1, 0.2]},
-                         3: {"plain": [1e-4, 0.0, 1e-2], "residual": [0.1, 0.2, 0.3]}}}  # fmt: skip
-    explorer = ProfileExplorer(profiles, depth=3)
-    assert explorer.path([1e-4, 0.0, 1e-2]).count("M") == 2  # the pen lifts at the zero
-
-
-def test_figure_has_static_pictures_for_print(profiles):
-    explorer = ProfileExplorer(profiles)
-    assert explorer._repr_pdf_().startswith(b"%PDF")
-    assert explorer._repr_png_().startswith(b"\x89PNG")
-
-
-@pytest.mark.parametrize(
-    "profiles, kwargs, error",
-    [
-        ({}, {}, TypeError),
-        ({"gelu": {2: {"plain": [1.0], "residual": [1.0, 1.0]}}}, {"depth": 2}, ValueError),
-        ({"gelu": {2: {"plain": [-1.0, 1.0], "residual": [1.0, 1.0]}}}, {"depth": 2}, ValueError),
-        ({"gelu": {2: {"plain": [1.0, 1.0], "residual": [1.0, 1.0]}}}, {"depth": 9}, ValueError),
-        (
-            {"gelu": {2: {"plain": [1.0, 1.0], "residual": [1.0, 1.0]}}},
-            {"activation": "x"},
-            ValueError,
-        ),
-    ],
-)
-def test_figure_rejects_bad_input(profiles, kwargs, error):
-    with pytest.raises(error):
-        ProfileExplorer(profiles, **kwargs)
-
-
 # -- the built site: code linked to the API reference ----------------------------------------------
 def gradflow_imports(lesson: str) -> dict[str, str]:
     """Every name the shown code cells of a lesson import from gradflow, with its module, read from
@@ -243,7 +179,7 @@ def test_gradflow_names_in_code_cells_link_to_the_api(site):
         for name, module in gradflow_imports("shortcut_connections").items()
         if callable(getattr(importlib.import_module(module), name))
     }
-    assert {"ShortcutMLP", "gradient_profile", "glue", "ProfileExplorer"} <= set(expected)
+    assert {"ShortcutMLP", "gradient_profile", "glue", "depth_explorer"} <= set(expected)
     for name, module in expected.items():
         assert links.get(name) == f"../docs/api.html#{module}.{name}", (name, links.get(name))
     # torch's names have no entry (no intersphinx): plain text, no dead link

@@ -39,7 +39,7 @@ def test_repository_and_edit_buttons_follow_the_setting(book, tmp_path, url):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     for page, source in (
         ("lessons/page.html", "lessons/page.md"),
-        ("docs/api.html", "docs/api.md"),
+        ("docs/using.html", "docs/using.md"),
     ):
         html = (tmp_path / "html" / page).read_text()
         if url:

@@ -17,8 +17,6 @@ from torch import nn
 
 from gradflow.experiments.shortcuts_in_training import (
     DegradationConfig,
-    NetSpec,
-    build_network,
     degradation_experiment,
     depth_sweep,
     final_metrics,
@@ -28,7 +26,7 @@ from gradflow.experiments.shortcuts_in_training import (
     unscaled_control,
 )
 from gradflow.landscape import filter_normalized_direction, grid_coordinates, loss_plane, loss_rise
-from gradflow.mlp import ScaledShortcutMLP, ShortcutMLP, fold_branch_scale
+from gradflow.mlp import NetSpec, ScaledShortcutMLP, ShortcutMLP, build_network, fold_branch_scale
 from gradflow.train import train_classifier
 
 
@@ -174,17 +172,28 @@ def test_bad_branch_scale_and_inputs_are_rejected(digits):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"optimizer": "lbfgs"}, ValueError, "unknown optimizer 'lbfgs'"),
-        ({"lr": -1.0}, ValueError, "lr must be a positive number"),
-        ({"lr": float("nan")}, ValueError, "lr must be a positive number"),
         ({"seeds": ()}, ValueError, "seeds is empty"),
-        ({"deep": 0}, ValueError, "deep must be >= 1"),
+        ({"deep": 0}, ValueError, "depth must be >= 1"),
+        ({"init": "orthogonal"}, ValueError, "unknown init 'orthogonal'"),
         ({"shortcuts": ()}, ValueError, "shortcuts must be False, True or both"),
     ],
 )
 def test_degradation_config_rejects_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         DegradationConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+        ({"lr": -1.0}, "lr must be a positive number"),
+        ({"lr": float("nan")}, "lr must be a positive number"),
+    ],
+)
+def test_bad_training_settings_are_refused_before_a_step(digits, kwargs, message):
+    with pytest.raises(ValueError, match=message):  # by the training loop, train_classifier
+        degradation_experiment(DegradationConfig(**kwargs), digits)
 
 
 def test_unscaled_control_is_the_scaled_network_folded_by_hand_and_trained(digits):

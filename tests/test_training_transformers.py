@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from gradflow.experiments import training_transformers as tt
-from gradflow.gpt import GPTConfig, GPTModel, LayerNorm
+from gradflow.gpt import GPTConfig, GPTModel, LayerNorm, out_projections
 from gradflow.gradients import block_weight_grad_norms, logit_spread, stream_rms, weight_matrices
-from gradflow.init import out_projections
 from gradflow.tasks import SortTask
 from gradflow.train import train_sequence_model, warmup_factor
 

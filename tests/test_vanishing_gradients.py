@@ -161,12 +161,12 @@ def test_digits_batch_is_the_first_training_digits(digits):
 
 @pytest.mark.parametrize("depth", [0, -3])
 def test_depth_below_one_raises(depth):
-    with pytest.raises(ValueError, match="depth must be >= 1"):
+    with pytest.raises(ValueError, match="n_linear must be >= 1"):
         build_mlp(depth)
 
 
 def test_non_integer_depth_raises():
-    with pytest.raises(TypeError, match="depth must be an int"):
+    with pytest.raises(TypeError, match="n_linear must be an int"):
         build_mlp(2.5)
 
 

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from gradflow.data import load_digits
-from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
 from gradflow.experiments.why_residuals_work import (
     LESION_FAMILIES,
     PATH_FAMILIES,
@@ -39,7 +38,7 @@ from gradflow.experiments.why_residuals_work import (
     shatter_sweep,
     train_digit_classifier,
 )
-from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
+from gradflow.mlp import GatedResidualMLP, NetSpec, ScaledShortcutMLP, build_network
 from gradflow.paths import input_gradients
 from gradflow.train import History, evaluate, fit_regression, train_classifier
 

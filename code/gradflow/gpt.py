@@ -18,6 +18,9 @@ from torch import nn
 from gradflow._checks import check_positive_int
 from gradflow.init import SCHEMES, init_weights
 
+GPT2_STD = 0.02  # GPT-2's standard deviation for every weight matrix and embedding
+INITS = (*SCHEMES, "gpt2")  # GPTModel's initialisations: gradflow.init's schemes and GPT-2's own
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -34,10 +37,9 @@ class GPTConfig:
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers"):
             check_positive_int(getattr(self, name), name)
-        if self.emb_dim % self.n_heads != 0:
+        if self.emb_dim % self.n_heads != 0:  # each head gets emb_dim // n_heads features
             raise ValueError(
-                f"emb_dim ({self.emb_dim}) must be divisible by n_heads ({self.n_heads}): "
-                "each head gets emb_dim // n_heads features"
+                f"emb_dim ({self.emb_dim}) must be divisible by n_heads ({self.n_heads})"
             )
         rate = self.drop_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
@@ -87,14 +89,13 @@ class FeedForward(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim),  # (B, T, C) -> (B, T, 4C)
-            GELU(),
-            nn.Linear(4 * cfg.emb_dim, cfg.emb_dim),  # (B, T, 4C) -> (B, T, C)
-        )
+        self.c_fc = nn.Linear(cfg.emb_dim, 4 * cfg.emb_dim)  # widens, GPT-2's name for it
+        self.gelu = GELU()
+        self.c_proj = nn.Linear(4 * cfg.emb_dim, cfg.emb_dim)  # projects back into the stream
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)  # (B, T, C)
+        x = self.gelu(self.c_fc(x))  # (B, T, 4C)
+        return self.c_proj(x)  # (B, T, C)
 
 
 class CausalSelfAttention(nn.Module):
@@ -184,7 +185,6 @@ BLOCKS = {"pre": TransformerBlock, "post": PostLNTransformerBlock}
 
 def make_block(cfg: GPTConfig, norm: str = "pre", use_shortcut: bool = True) -> TransformerBlock:
     """A pre-LN (GPT-2) or post-LN (original Transformer) block, with or without its shortcuts."""
-    check_config(cfg)
     if norm not in BLOCKS:
         raise ValueError(f"unknown norm placement {norm!r}; choose one of {sorted(BLOCKS)}")
     return BLOCKS[norm](cfg, use_shortcut=use_shortcut)
@@ -198,8 +198,8 @@ class GPTModel(nn.Module):
     ):
         super().__init__()
         check_config(cfg)
-        if init not in SCHEMES:
-            raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
         self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim)
@@ -210,12 +210,18 @@ class GPTModel(nn.Module):
         # GPT-2 normalises once more after its last pre-LN block; post-LN blocks already end in one
         self.final_norm = LayerNorm(cfg.emb_dim) if norm == "pre" else nn.Identity()
         self.out_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
-        if init != "torch":  # redraw from the caller's generator, right after construction
+        # redraw from the caller's generator, right after construction
+        if init == "gpt2":
+            init_gpt2(self)
+        elif init != "torch":
             init_weights(self, init)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        check_tokens(idx, self.cfg)
         B, T = idx.shape
+        if T > self.cfg.context_length:  # nn.Embedding rejects token ids outside the vocabulary
+            raise ValueError(
+                f"{T} tokens are longer than the context length {self.cfg.context_length}"
+            )
         pos = torch.arange(T, device=idx.device)
         x = self.drop_emb(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
         for block in self.blocks:
@@ -223,23 +229,25 @@ class GPTModel(nn.Module):
         return self.out_head(self.final_norm(x))  # (B, T, vocab_size)
 
 
-def check_tokens(idx, cfg: GPTConfig, name: str = "idx") -> torch.Tensor:
-    """Return ``idx`` if it is a (batch, tokens) tensor of ids that fit the vocabulary and context."""
-    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
-        raise TypeError(f"{name} must be a torch.Tensor of token ids (dtype torch.long)")
-    if idx.dim() != 2:
-        raise ValueError(f"{name} must have 2 dimensions (batch, tokens), got {tuple(idx.shape)}")
-    if idx.shape[1] > cfg.context_length:
-        raise ValueError(
-            f"sequence of {idx.shape[1]} tokens is longer than the context length "
-            f"{cfg.context_length}"
-        )
-    if idx.numel() and (idx.min() < 0 or idx.max() >= cfg.vocab_size):
-        raise ValueError(
-            f"{name} holds token ids outside the vocabulary 0..{cfg.vocab_size - 1}: "
-            f"from {idx.min().item()} to {idx.max().item()}"
-        )
-    return idx
+def out_projections(model: GPTModel) -> list[nn.Linear]:
+    """Each block's two output projections, which write into the stream: ``out_proj`` and ``c_proj``."""
+    return [p for b in model.blocks for p in (b.attn.out_proj, b.ff.c_proj)]
+
+
+@torch.no_grad()
+def init_gpt2(model: GPTModel) -> GPTModel:
+    """GPT-2's initialisation, as nanoGPT's ``_init_weights`` plus its ``c_proj`` rescaling."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=GPT2_STD)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+        if isinstance(m, LayerNorm):
+            nn.init.ones_(m.scale)
+            nn.init.zeros_(m.shift)
+    for proj in out_projections(model):  # each block adds two branches to the stream: 2L in all
+        nn.init.normal_(proj.weight, mean=0.0, std=GPT2_STD / math.sqrt(2 * len(model.blocks)))
+    return model
 
 
 def count_parameters(module: nn.Module) -> int:

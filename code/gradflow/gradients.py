@@ -5,11 +5,12 @@ Per-layer weight-gradient profiles (``gradient_profile``) and their factors
 ``block_weight_grad_norms`` after a backward pass of one's own), the RMS of a GPT's residual stream
 block by block (``stream_rms``) and the gradient reaching it (``stream_gradient_norms``), the Jacobians of residual branches (``branch_jacobians``), the scale
 of what enters each layer norm (``norm_input_scales``) and how alike the tokens' vectors become
-(``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass.
+(``token_similarity``). ``record_inputs`` catches what enters chosen layers on a forward pass, and
+``forward_hooks`` runs any hook on them.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -29,18 +30,23 @@ STATISTICS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 @contextmanager
+def forward_hooks(
+    modules: Iterable[nn.Module], hook: Callable, pre: bool = False
+) -> Iterator[None]:
+    """Within the block, ``hook`` runs on every call of ``modules``: after it, or before (``pre``)."""
+    with ExitStack() as stack:  # removes every hook when the block ends, however it ends
+        for m in modules:
+            register = m.register_forward_pre_hook if pre else m.register_forward_hook
+            stack.enter_context(register(hook))
+        yield
+
+
+@contextmanager
 def record_inputs(modules: Iterable[nn.Module]) -> Iterator[list[torch.Tensor]]:
     """Within the block, append to the yielded list the (detached) input of every call of ``modules``."""
     inputs: list[torch.Tensor] = []
-    hooks = [
-        m.register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach()))
-        for m in modules
-    ]
-    try:
+    with forward_hooks(modules, lambda _m, args: inputs.append(args[0].detach()), pre=True):
         yield inputs
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def weight_matrices(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -114,7 +120,6 @@ def gradient_factors(
     output and the backward path ``"path"`` = ``mean|delta_k| / mean|dL/dy|``; ``"input"`` is
     ``mean|h_{k-1}|``. Layers are listed input first.
     """
-    check_tensor(x, "x", ndim=2)
     if x.shape[0] != 1:
         raise ValueError(f"x must hold exactly one example, got a batch of {x.shape[0]}")
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -125,17 +130,13 @@ def gradient_factors(
         inputs.append(args[0].detach())
         outputs.append(out)
 
-    hooks = [m.register_forward_hook(keep) for m in linears]
-    try:
-        model.zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
+    with forward_hooks(linears, keep):
         y = model(x)
-        y.retain_grad()
-        if loss_fn is None:
-            loss_fn = nn.functional.mse_loss
-        loss_fn(y, target).backward()
-    finally:
-        for hook in hooks:
-            hook.remove()
+    y.retain_grad()
+    if loss_fn is None:
+        loss_fn = nn.functional.mse_loss
+    loss_fn(y, target).backward()
     error = y.grad.abs().mean().item()
     return {
         "error": error,
@@ -185,7 +186,7 @@ def block_weight_grad_norms(model: "gradflow.gpt.GPTModel", part: str = "block")
     norms = []
     for block in model.blocks:
         if part == "ff_out":
-            grads = [block.ff.layers[2].weight.grad]
+            grads = [block.ff.c_proj.weight.grad]
         else:  # the matrices, not the layer norms' scales
             grads = [p.grad for _, p in weight_matrices(block)]
         if any(g is None for g in grads):
@@ -199,12 +200,8 @@ def stream_gradient_norms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) 
     respect to the stream after that block. The weights' gradients are left in ``.grad``."""
     model.zero_grad(set_to_none=True)
     outputs: list[torch.Tensor] = []
-    hooks = [b.register_forward_hook(lambda _m, _a, out: outputs.append(out)) for b in model.blocks]
-    try:
+    with forward_hooks(model.blocks, lambda _m, _a, out: outputs.append(out)):
         logits = model(tokens[:, :-1])  # (B, T, vocab_size)
-    finally:
-        for hook in hooks:
-            hook.remove()
     for out in outputs:
         out.retain_grad()  # (B, T, C): keep the gradient of this intermediate tensor
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
@@ -215,13 +212,9 @@ def stream_gradient_norms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) 
 @torch.no_grad()
 def stream_rms(model: "gradflow.gpt.GPTModel", tokens: torch.Tensor) -> list[float]:
     """Root mean square of the residual stream: of the embeddings, then after every block."""
-    T = tokens.shape[1]
-    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
-    rms = [x.square().mean().sqrt().item()]
-    for block in model.blocks:
-        x = block(x)  # (B, T, C)
-        rms.append(x.square().mean().sqrt().item())
-    return rms
+    with record_inputs([*model.blocks, model.final_norm]) as stream:  # what enters each, (B, T, C)
+        model(tokens)
+    return [x.square().mean().sqrt().item() for x in stream]
 
 
 @torch.no_grad()
@@ -233,15 +226,14 @@ def token_similarity(
     With ``centred``, the mean vector over every token of the batch is subtracted first, so that a
     direction all tokens share does not count as the positions being alike.
     """
-    T = tokens.shape[1]
-    x = model.tok_emb(tokens) + model.pos_emb(torch.arange(T))  # (B, T, C)
-    for block in model.blocks:
-        x = block(x)  # (B, T, C)
+    with record_inputs([model.final_norm]) as stream:  # the stream after the last block
+        model(tokens)
+    x = stream[0]  # (B, T, C)
     if centred:
         x = x - x.mean(dim=(0, 1))  # (B, T, C) minus the batch's mean vector (C,)
     unit = nn.functional.normalize(x, dim=-1)
     cos = unit @ unit.transpose(1, 2)  # (B, T, T): cosine between every pair of positions
-    off_diagonal = ~torch.eye(T, dtype=torch.bool)
+    off_diagonal = ~torch.eye(x.shape[1], dtype=torch.bool)
     return cos[:, off_diagonal].mean().item()
 
 

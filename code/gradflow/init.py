@@ -1,8 +1,8 @@
-"""Weight initialisation, every scheme once: PyTorch's default, Xavier, He and GPT-2's.
+"""Weight initialisation for any model, and the book's seeds: PyTorch's default, Xavier and He.
 
-``init_weights(model, scheme, seed=...)`` redraws the weights of every ``nn.Linear`` (and, for GPT-2's
-scheme, every ``nn.Embedding``) of a model in module order. Xavier follows Glorot & Bengio (2010),
-He follows He et al. (2015), GPT-2's scheme follows Radford et al. (2019) as nanoGPT writes it.
+``init_weights(model, scheme, seed=...)`` redraws the weights of every ``nn.Linear`` of a model in
+module order. Xavier follows Glorot & Bengio (2010), He follows He et al. (2015). GPT-2's scheme
+belongs to its model: :func:`gradflow.gpt.init_gpt2`.
 """
 
 import math
@@ -15,8 +15,7 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_number
 
-GPT2_STD = 0.02  # GPT-2's standard deviation for every weight matrix and embedding
-SCHEMES = ("torch", "xavier", "he", "gpt2")  # the names used everywhere in the package
+SCHEMES = ("torch", "xavier", "he")  # the names used everywhere in the package
 
 
 def book_seed(seed: int) -> int:
@@ -55,30 +54,19 @@ def scaled_normal_(w: torch.Tensor, c: float) -> torch.Tensor:
     return nn.init.normal_(w, std=c / math.sqrt(w.shape[1]))
 
 
-def out_projections(model: nn.Module) -> list[nn.Linear]:
-    """Each transformer block's two output projections: attention's ``out_proj``, the FFN's last Linear."""
-    blocks = getattr(model, "blocks", [])
-    return [p for b in blocks for p in (b.attn.out_proj, b.ff.layers[-1])]
-
-
 @torch.no_grad()
 def init_weights(model: nn.Module, scheme: str | float, seed: int | None = None,
                  zero_bias: bool = True) -> nn.Module:  # fmt: skip
     """Redraw the weights of ``model`` with ``scheme``; return the model.
 
     ``scheme`` is ``"torch"`` (PyTorch's default, redrawn by ``reset_parameters``), ``"xavier"``
-    (normal, std sqrt(2 / (fan_in + fan_out))), ``"he"`` (normal, std sqrt(2 / fan_in)), ``"gpt2"``
-    (N(0, 0.02) for Linear and Embedding weights, N(0, 0.02 / sqrt(2L)) for each block's two output
-    projections, zero biases) or a number ``c`` (normal, std c / sqrt(fan_in)). ``zero_bias`` sets
-    the Linear biases to zero (GPT-2's scheme always does); with ``seed`` the draws come from a
-    generator seeded with it, without changing the caller's random state.
+    (normal, std sqrt(2 / (fan_in + fan_out))), ``"he"`` (normal, std sqrt(2 / fan_in)) or a number
+    ``c`` (normal, std c / sqrt(fan_in)). ``zero_bias`` sets the Linear biases to zero; with ``seed``
+    the draws come from a generator seeded with it, without changing the caller's random state.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(scheme, str):
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown init scheme {scheme!r}; choose one of {list(SCHEMES)}")
-    else:
+    if isinstance(scheme, str) and scheme not in SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; choose one of {list(SCHEMES)}")
+    if not isinstance(scheme, str):
         check_positive_number(scheme, "scheme")
     with seeded(seed):
         if scheme == "torch":
@@ -86,8 +74,6 @@ def init_weights(model: nn.Module, scheme: str | float, seed: int | None = None,
                 if isinstance(m, (nn.Linear, nn.Embedding)):
                     m.reset_parameters()
             return model
-        if scheme == "gpt2":
-            return _gpt2_init(model)
         for m in model.modules():
             if not isinstance(m, nn.Linear):
                 continue
@@ -99,21 +85,4 @@ def init_weights(model: nn.Module, scheme: str | float, seed: int | None = None,
                 scaled_normal_(m.weight, scheme)
             if zero_bias and m.bias is not None:
                 nn.init.zeros_(m.bias)
-    return model
-
-
-def _gpt2_init(model: nn.Module) -> nn.Module:
-    """GPT-2's scheme, as nanoGPT's ``_init_weights`` plus its ``c_proj`` rescaling."""
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, mean=0.0, std=GPT2_STD)
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
-        if hasattr(m, "scale") and hasattr(m, "shift"):  # the book's LayerNorm
-            nn.init.ones_(m.scale)
-            nn.init.zeros_(m.shift)
-    projections = out_projections(model)
-    n_blocks = len(projections) // 2
-    for proj in projections:  # each block adds two branches to the stream: 2L in all
-        nn.init.normal_(proj.weight, mean=0.0, std=GPT2_STD / math.sqrt(2 * n_blocks))
     return model

@@ -5,16 +5,19 @@
 ``Linear`` followed by an activation, and with ``use_shortcut=True`` a layer adds its input to its
 output (``x + layer(x)``) wherever the two have the same shape. ``ScaledShortcutMLP`` puts a factor on
 every residual branch (``x + scale * layer(x)``); ``fold_branch_scale`` moves that factor into the
-branch's weights. ``build_mlp`` builds either as a seeded classifier;
-its ``depth`` is the number of Linear layers.
+branch's weights. ``build_mlp`` builds either as a seeded classifier of ``n_linear`` Linear layers;
+``NetSpec`` describes one by its ``depth``, its hidden layers (residual blocks, with shortcuts), the
+one meaning of depth for every builder, and ``build_network`` builds it.
 """
 
 import copy
+import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gradflow._checks import check_int, check_layer_sizes, check_positive_int, check_positive_number
+from gradflow._checks import check_layer_sizes, check_positive_int, check_positive_number
 from gradflow.init import SCHEMES, init_weights, seeded
 
 ACTIVATIONS = {
@@ -132,14 +135,14 @@ class GatedResidualMLP(ShortcutMLP):
         super().__init__(
             layer_sizes, use_shortcut=True, activation=activation, last_activation=False
         )
-        if isinstance(gate_init, bool) or not isinstance(gate_init, (int, float)):
-            raise TypeError(f"gate_init must be a number, got {type(gate_init).__name__}")
         n_blocks = sum(self.has_shortcut(i) for i in range(len(self.layers)))
         if n_blocks == 0:
             raise ValueError(
                 f"layer_sizes {layer_sizes} has no two equal neighbouring widths: no residual block"
             )
-        self.gates = nn.Parameter(torch.full((n_blocks,), float(gate_init)))  # one scalar per block
+        self.gates = nn.Parameter(
+            torch.full((n_blocks,), gate_init, dtype=torch.float32)
+        )  # per block
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block = 0
@@ -154,7 +157,7 @@ class GatedResidualMLP(ShortcutMLP):
 
 
 def build_mlp(
-    depth: int,
+    n_linear: int,
     width: int = 64,
     in_features: int = 64,
     out_features: int = 10,
@@ -164,23 +167,66 @@ def build_mlp(
     init: str = "torch",
     seed: int = 0,
 ) -> ScaledShortcutMLP:
-    """A seeded classifier of ``depth`` Linear layers: ``depth - 1`` hidden layers, then the output.
+    """A seeded classifier of ``n_linear`` Linear layers: ``n_linear - 1`` hidden ones, then the output.
 
     Every hidden layer is followed by ``activation``; the output layer returns raw logits. ``init``
     names a scheme of :mod:`gradflow.init` (``"he"`` also zeroes the biases). The weights are drawn
     from PyTorch's generator seeded with ``seed``; the caller's random state is left untouched.
     """
-    check_positive_int(depth, "depth")
-    check_positive_int(width, "width")
-    check_positive_int(in_features, "in_features")
-    check_positive_int(out_features, "out_features")
-    check_activation(activation)
-    check_int(seed, "seed")
-    if init not in SCHEMES:
-        raise ValueError(f"unknown init {init!r}; choose one of {list(SCHEMES)}")
-    sizes = [in_features] + [width] * (depth - 1) + [out_features]  # depth + 1 widths
+    check_positive_int(
+        n_linear, "n_linear"
+    )  # the layers check their widths, init_weights the scheme
+    sizes = [in_features] + [width] * (n_linear - 1) + [out_features]  # n_linear + 1 widths
     with seeded(seed):
         model = ScaledShortcutMLP(sizes, use_shortcut, activation, False, branch_scale)
         if init != "torch":
             init_weights(model, init)  # continues the same seeded draws
     return model
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Which classifier to build: depth, shortcuts, initialisation and branch scaling."""
+
+    # hidden layers of `width` units (with shortcuts: residual blocks); depth + 1 Linear layers
+    depth: int
+    use_shortcut: bool = False  # wrap every hidden layer in a shortcut, x + scale * layer(x)
+    # a scheme of gradflow.init: "torch" (PyTorch's default), "he" (zero biases)
+    init: str = "torch"
+    scale_branches: bool = False  # scale every residual branch by 1 / sqrt(depth)
+    # units per hidden layer; 64 = the digits' features, so every layer has a shortcut
+    width: int = 64
+    activation: str = "relu"  # activation after every hidden layer (the output gives raw logits)
+
+    def __post_init__(self):
+        check_positive_int(self.depth, "depth")
+        check_positive_int(self.width, "width")
+        if self.init not in SCHEMES:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
+        check_activation(self.activation)
+
+    @property
+    def branch_scale(self) -> float:
+        """The factor on every residual branch, 1 / sqrt(depth) when scaled and 1 otherwise."""
+        return 1 / math.sqrt(self.depth) if self.scale_branches else 1.0
+
+    @property
+    def label(self) -> str:
+        """A short name for legends and tables, e.g. 'residual, 32 layers'."""
+        kind = "residual" if self.use_shortcut else "plain"
+        return f"{kind}, {self.depth} layers"
+
+
+def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:
+    """Build the classifier ``spec`` describes: ``spec.depth`` hidden layers and an output layer."""
+    return build_mlp(
+        spec.depth + 1,  # n_linear: the depth hidden layers and the output layer
+        spec.width,
+        n_in,
+        n_out,
+        activation=spec.activation,
+        use_shortcut=spec.use_shortcut,
+        branch_scale=spec.branch_scale,
+        init=spec.init,
+        seed=seed,
+    )

@@ -13,14 +13,14 @@ one width, then an output layer.
 """
 
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 import torch
 from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
-from gradflow.gradients import record_inputs
+from gradflow.gradients import forward_hooks, record_inputs
 from gradflow.init import generator
 
 
@@ -53,12 +53,7 @@ def routed_forward(model: nn.Module, x: torch.Tensor, route: Sequence[bool]) -> 
     """
     layers = _layers(model)
     blocks = [i for i in range(len(layers)) if model.has_shortcut(i)]
-    if len(route) != len(blocks):
-        raise ValueError(
-            f"route needs one entry per residual block ({len(blocks)}), got {len(route)}"
-        )
-    check_tensor(x, "x", ndim=2)
-    take_branch = dict(zip(blocks, route, strict=True))
+    take_branch = dict(zip(blocks, route, strict=True))  # one entry of route per residual block
     h = x
     for i, layer in enumerate(layers):
         if i not in take_branch:
@@ -117,7 +112,6 @@ def lesion(model: nn.Module, blocks: Iterable[int]):
     layers = _layers(model)
     blocks = sorted(set(blocks))
     for i in blocks:
-        check_int(i, "block")
         if not 0 <= i < len(layers) - 1:
             raise ValueError(f"block {i} is not a hidden layer; choose from 0 to {len(layers) - 2}")
         if layers[i][0].in_features != layers[i][0].out_features:
@@ -129,20 +123,15 @@ def lesion(model: nn.Module, blocks: Iterable[int]):
     def identity(_module, args, _out):
         return args[0]
 
-    hooks = [
-        layers[i].register_forward_hook(zero_branch if model.has_shortcut(i) else identity)
-        for i in blocks
-    ]
-    try:
+    with ExitStack() as hooks:  # removed when the block ends, however it ends
+        for i in blocks:
+            hook = zero_branch if model.has_shortcut(i) else identity
+            hooks.enter_context(layers[i].register_forward_hook(hook))
         yield model
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def input_gradients(model: nn.Module, x: torch.Tensor, output: int = 0) -> torch.Tensor:
     """The gradient of output unit ``output`` with respect to the input, one row per example."""
-    check_tensor(x, "x", ndim=2)
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(model(x)[:, output].sum(), x)  # examples do not interact
     return grad  # (N, C_in)
@@ -155,11 +144,8 @@ def hidden_stack(model: nn.Module):
 
     def run(x: torch.Tensor) -> torch.Tensor:
         seen = []
-        hook = last.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
-        try:
+        with forward_hooks([last], lambda _m, args: seen.append(args[0]), pre=True):
             model(x)
-        finally:
-            hook.remove()
         return seen[0]
 
     return run
@@ -178,7 +164,6 @@ def jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def signal_rms(model: nn.Module, x: torch.Tensor) -> list[float]:
     """The root mean square of the signal entering each layer: the input, then every hidden output."""
-    check_tensor(x, "x", ndim=2)
     with record_inputs(_layers(model)) as seen:
         model(x)
     return [h.double().pow(2).mean().sqrt().item() for h in seen]

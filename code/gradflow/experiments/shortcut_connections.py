@@ -101,8 +101,6 @@ def seed_sweep(seeds: Sequence[int] = tuple(range(20))) -> list[dict]:
     """
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
         raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
-    for seed in seeds:
-        check_int(seed, "each seed")
     x = torch.tensor(EXAMPLE)  # (1, 3)
     target = torch.tensor(TARGET)  # (1, 1)
     out = []
@@ -146,8 +144,6 @@ def first_layer_path(
     weights = [layer[0].weight.detach() for layer in model.layers]  # W_k: (out, in)
     if weights[-1].shape[0] != 1:
         raise ValueError("first_layer_path needs a network with one output unit")
-    if len(slopes) < len(weights) - 1:
-        raise ValueError(f"need a slope vector for each of the {len(weights) - 1} hidden layers")
     grad = weights[-1][0]  # dL/dh_{L-1} per unit of gradient at the output's pre-activation
     for k in range(len(weights) - 2, -1, -1):  # hidden layers, last first
         delta = slopes[k] * grad  # delta_k, the gradient at layer k's pre-activation

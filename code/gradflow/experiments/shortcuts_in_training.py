@@ -4,10 +4,9 @@
 initialised networks of growing depth. ``degradation_experiment`` reproduces at CPU scale the
 *degradation problem* of He et al. (2016, *Deep Residual Learning for Image Recognition*, Fig. 1 and
 4): a deeper plain network trains worse than a shallower one, a deeper residual network does not.
-Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, built by :func:`gradflow.mlp.build_mlp`.
+Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, described by :class:`gradflow.mlp.NetSpec`.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -15,64 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradflow._checks import check_positive_int, check_positive_number, check_tensor
+from gradflow._checks import check_positive_int, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
-from gradflow.init import SCHEMES
 from gradflow.landscape import filter_normalized_direction, loss_line
-from gradflow.mlp import ScaledShortcutMLP, build_mlp, check_activation, fold_branch_scale
-from gradflow.train import OPTIMIZERS, History, train_classifier
-
-
-@dataclass(frozen=True)
-class NetSpec:
-    """Which network to build: depth, shortcuts, initialisation and branch scaling."""
-
-    depth: int  # hidden layers of `width` units (with shortcuts: residual blocks); depth + 1 Linear layers
-    use_shortcut: bool = False  # wrap every hidden layer in a shortcut, x + scale * layer(x)
-    init: str = (
-        "torch"  # a scheme of gradflow.init: "torch" (PyTorch's default), "he" (zero biases)
-    )
-    scale_branches: bool = False  # scale every residual branch by 1 / sqrt(depth)
-    width: int = (
-        64  # units per hidden layer; 64 = the digits' features, so every layer has a shortcut
-    )
-    activation: str = "relu"  # activation after every hidden layer (the output gives raw logits)
-
-    def __post_init__(self):
-        check_positive_int(self.depth, "depth")
-        check_positive_int(self.width, "width")
-        if self.init not in SCHEMES:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
-        check_activation(self.activation)
-
-    @property
-    def branch_scale(self) -> float:
-        """The factor on every residual branch, 1 / sqrt(depth) when scaled and 1 otherwise."""
-        return 1 / math.sqrt(self.depth) if self.scale_branches else 1.0
-
-    @property
-    def label(self) -> str:
-        """A short name for legends and tables, e.g. 'residual, 32 layers'."""
-        kind = "residual" if self.use_shortcut else "plain"
-        return f"{kind}, {self.depth} layers"
-
-
-def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:
-    """Build the classifier ``spec`` describes: ``spec.depth`` hidden layers and an output layer."""
-    if not isinstance(spec, NetSpec):
-        raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
-    return build_mlp(
-        spec.depth + 1,  # build_mlp counts Linear layers: the hidden ones and the output layer
-        spec.width,
-        n_in,
-        n_out,
-        activation=spec.activation,
-        use_shortcut=spec.use_shortcut,
-        branch_scale=spec.branch_scale,
-        init=spec.init,
-        seed=seed,
-    )
+from gradflow.mlp import NetSpec, ScaledShortcutMLP, build_network, fold_branch_scale
+from gradflow.train import History, train_classifier
 
 
 @dataclass
@@ -92,12 +39,8 @@ def depth_sweep(
     seeds: Sequence[int] = (0, 1, 2),
 ) -> SweepResult:
     """For each depth, build ``spec`` with that depth and measure one backward pass of cross-entropy."""
-    if not isinstance(spec, NetSpec):
-        raise TypeError(f"spec must be a NetSpec, got {type(spec).__name__}")
-    depths = [check_positive_int(d, "depth") for d in depths]
     if not depths or not seeds:
         raise ValueError("depth_sweep needs at least one depth and one seed")
-    check_tensor(x, "x", ndim=2)
     result = SweepResult(depths, [], [])
     for depth in depths:
         grads, rms = [], []
@@ -152,20 +95,12 @@ class DegradationConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # one run per seed: weights and minibatch order
     shortcuts: tuple[bool, ...] = (False, True)  # which families to train: plain, residual or both
 
-    def __post_init__(self):
-        for name in ("shallow", "deep", "width", "steps", "batch_size", "record_every"):
-            check_positive_int(getattr(self, name), name)
-        if self.init not in SCHEMES:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}"
-            )
-        check_positive_number(self.lr, "lr")
+    def __post_init__(self):  # the training settings are checked by train_classifier, before a step
         if len(self.seeds) == 0:
             raise ValueError("seeds is empty: give at least one seed")
         if not self.shortcuts or not set(self.shortcuts) <= {False, True}:
             raise ValueError(f"shortcuts must be False, True or both, got {self.shortcuts!r}")
+        self.specs()  # each NetSpec checks its depth, width and init
 
     def specs(self) -> list[NetSpec]:
         """The networks to train: shallow and deep, plain and residual (or the ``shortcuts`` asked for)."""
@@ -290,7 +225,6 @@ def sharpness(
     ``loss_rise`` reads only the plane's two axes, so evaluating those (4 points per distance and the
     centre) gives the same numbers as the whole plane at a fraction of its cost.
     """
-    distances = [check_positive_number(d, "distance") for d in distances]
     alphas = [0.0] + [s * d for d in distances for s in (-1.0, 1.0)]
     x, y = data.x_train, data.y_train
     axes = [

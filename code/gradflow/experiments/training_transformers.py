@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number
-from gradflow.gpt import BLOCKS, GPTConfig, GPTModel, LayerNorm
+from gradflow.gpt import BLOCKS, GPTConfig, GPTModel, LayerNorm, out_projections
 from gradflow.gradients import logit_spread, stream_rms, token_similarity
-from gradflow.init import out_projections, seeded
+from gradflow.init import seeded
 from gradflow.tasks import SortTask
 from gradflow.train import History, train_sequence_model
 

@@ -19,7 +19,7 @@ from gradflow._checks import check_positive_int, check_tensor
 from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import init_weights, seeded
-from gradflow.mlp import build_mlp, check_activation
+from gradflow.mlp import build_mlp
 from gradflow.train import History, train_classifier
 
 
@@ -41,7 +41,6 @@ def weight_gradient_norms(
     The default float64 keeps gradients far below float32's smallest normal number (about 1e-38)
     from losing their precision or being rounded to exactly zero. The model is converted in place.
     """
-    check_tensor(x, "x", ndim=2)
     model = model.to(dtype)
     return gradient_profile(
         model, x.to(dtype), y, statistic="norm", loss_fn=nn.functional.cross_entropy
@@ -58,7 +57,6 @@ def depth_profiles(
     dtype: torch.dtype = torch.float64,
 ) -> dict[int, list[float]]:
     """For each depth, the weight-gradient norms of a freshly initialised plain network."""
-    check_activation(activation)
     if not depths:
         raise ValueError("depths is empty: give at least one depth")
     check_tensor(x, "x", ndim=2)
@@ -95,7 +93,6 @@ def backward_gains(model: nn.Module, x: torch.Tensor) -> dict[str, list[float]]:
     the RMS over the batch of the slope ``phi'(a_{k-1})`` of the activation below, measured at the
     pre-activations of ``x``.
     """
-    check_tensor(x, "x", ndim=2)
     layers = list(model.layers)
     linears = [layer[0] for layer in layers]
     acts = [layer[1] for layer in layers[:-1]]  # the hidden activations
@@ -131,7 +128,6 @@ def forward_spread(model: nn.Module, x: torch.Tensor) -> dict[str, list[float]]:
     it should shrink that spread, its weights' typical gain ``||W_k||_F / sqrt(n)`` times the RMS
     slope of its activation at its pre-activations. Computed in the model's dtype.
     """
-    check_tensor(x, "x", ndim=2)
     layers = list(model.layers)
     acts = [layer[1] for layer in layers[:-1]]  # the hidden activations
     with record_inputs(layers) as inputs, record_inputs(acts) as pre:
@@ -177,7 +173,6 @@ def init_sweep(
     seed: int = 0,
 ) -> dict[str, list[float]]:
     """For each initialisation scheme, the weight-gradient norms of the same plain network."""
-    check_activation(activation)
     check_tensor(x, "x", ndim=2)
     if len(schemes) == 0:
         raise ValueError("schemes is empty: give at least one initialisation scheme")
@@ -217,7 +212,6 @@ def train_seeds(
 ) -> dict[int, SeedRun]:
     """Train the same plain network with SGD once per seed, which draws its weights and its
     minibatches of 64; ``x`` is the batch whose forward spread is measured before and after."""
-    check_tensor(x, "x", ndim=2)
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")

@@ -17,9 +17,8 @@ from torch import nn
 
 from gradflow._checks import check_int, check_positive_int, check_positive_number
 from gradflow.data import Digits
-from gradflow.experiments.shortcuts_in_training import NetSpec, build_network
 from gradflow.init import book_seed, generator, init_weights, seeded
-from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
+from gradflow.mlp import GatedResidualMLP, NetSpec, ScaledShortcutMLP, build_network
 from gradflow.paths import (
     input_gradients,
     jacobian_singular_values,
