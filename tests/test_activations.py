@@ -1,4 +1,5 @@
-"""Protects gradflow.activations: the autograd derivatives the vanishing-gradients lesson plots.
+"""Protects gradflow.activations: the autograd derivatives the vanishing-gradients lesson plots
+(and the figure that plots them, gradflow.plots.vanishing_gradients.plot_activations).
 
 Each activation's derivative is checked three ways that do not share code: autograd on the book's
 modules, the closed form written by hand, and central finite differences of PyTorch's own functions.
@@ -16,9 +17,9 @@ from gradflow.activations import (
     ACTIVATION_NAMES,
     closed_form_derivative,
     max_derivative,
-    plot_activations,
     value_and_derivative,
 )
+from gradflow.plots.vanishing_gradients import plot_activations
 
 # PyTorch's own functions, independent of gradflow.mlp's modules
 REFERENCE = {

@@ -9,7 +9,7 @@ from gradflow.data import load_digits
 from gradflow.diagrams import network_diagram
 from gradflow.display import Table
 from gradflow.mlp import ShortcutMLP
-from gradflow.plots import grouped_bars
+from gradflow.plots.shortcut_connections import grouped_bars
 from gradflow.train import fit_regression, train_classifier
 
 

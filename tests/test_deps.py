@@ -2,9 +2,12 @@
 written into a temporary folder: a lesson depends on its code cells, on every module of the package
 it reaches (directly, transitively, through `from package import module`, through a package's
 __init__), on files its code names, and on the versions of the packages it runs with (not test or lint tools); a module nobody imports and an
-import under `if TYPE_CHECKING:` are not dependencies."""
+import under `if TYPE_CHECKING:` are not dependencies. On the book itself: an edit to one chapter's
+experiment or figure module executes that chapter alone, an edit to a model executes only the
+chapters that use it, and the classifier's chapters do not depend on the sequence task."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +134,57 @@ def test_a_file_the_code_reads_is_a_dependency(book):
 def test_first_build_says_so(book):
     path = lesson(book, "import gradflow.a")
     assert deps.changes(None, deps.fingerprint(path, book)) == ["not executed before"]
+
+
+# ---- the book's own lessons -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP_CHAPTERS = {
+    "vanishing_gradients",
+    "shortcut_connections",
+    "shortcuts_in_training",
+    "why_residuals_work",
+}
+GPT_CHAPTERS = {"transformer_block", "training_transformers"}
+CHAPTERS = sorted(MLP_CHAPTERS | GPT_CHAPTERS)
+# what each model is, and which chapters use it (the lessons' own "Code of this chapter" lines)
+MODELS = {"code/gradflow/mlp.py": MLP_CHAPTERS, "code/gradflow/gpt.py": GPT_CHAPTERS}
+
+
+@pytest.fixture(scope="module")
+def book_dependencies():
+    """Each lesson's dependencies as the build computes them: the keys of its fingerprint (the
+    environment's hash, the same for every lesson, is left out: it takes seconds to compute)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(deps, "environment", lambda root: "")
+        return {c: set(deps.fingerprint(ROOT / "lessons" / f"{c}.md", ROOT)) for c in CHAPTERS}
+
+
+def test_every_lesson_is_a_chapter_with_its_own_modules():
+    assert sorted(p.stem for p in (ROOT / "lessons").glob("*.md")) == CHAPTERS
+    for chapter in CHAPTERS:
+        for folder in ("experiments", "plots"):
+            assert (ROOT / "code" / "gradflow" / folder / f"{chapter}.py").is_file()
+
+
+@pytest.mark.parametrize("folder", ["experiments", "plots"])
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_chapters_experiment_and_figure_modules_execute_that_chapter_alone(
+    book_dependencies, chapter, folder
+):
+    module = f"code/gradflow/{folder}/{chapter}.py"
+    users = {c for c, keys in book_dependencies.items() if module in keys}
+    assert users == {chapter}
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_a_model_executes_only_the_chapters_that_use_it(book_dependencies, model):
+    users = {c for c, keys in book_dependencies.items() if model in keys}
+    assert users == MODELS[model]
+
+
+def test_the_classifiers_chapters_do_not_depend_on_the_sequence_task(book_dependencies):
+    for chapter in MLP_CHAPTERS:
+        assert "code/gradflow/tasks.py" not in book_dependencies[chapter]
+    for chapter in GPT_CHAPTERS - {"transformer_block"}:  # the chapter that trains on it
+        assert "code/gradflow/tasks.py" in book_dependencies[chapter]

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gradflow.gpt import GPTConfig, GPTModel
-from gradflow.tasks import IGNORE, SortTask, answer_accuracy, sort_greedily
+from gradflow.tasks import IGNORE, SortTask, sort_greedily
 
 TASK = SortTask(length=4, n_digits=3)
 
@@ -69,10 +69,10 @@ def test_ignored_targets_are_skipped_by_cross_entropy():
 def test_greedy_answers_and_accuracy_agree_with_an_oracle():
     _, test = TASK.split(seed=0)
     assert torch.equal(sort_greedily(Oracle(TASK), TASK, test), test.sort(dim=1).values)
-    assert answer_accuracy(Oracle(TASK), TASK, test) == 1.0
+    assert TASK.accuracy(Oracle(TASK), test) == 1.0
     # always writing 0 is right exactly for the problems made of zeros only
     zeros = sum(all(d == 0 for d in p) for p in test.tolist())
-    assert answer_accuracy(Oracle(TASK, fixed=0), TASK, test) == pytest.approx(zeros / len(test))
+    assert TASK.accuracy(Oracle(TASK, fixed=0), test) == pytest.approx(zeros / len(test))
 
 
 def test_greedy_decoding_leaves_the_model_mode_alone():

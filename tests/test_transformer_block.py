@@ -17,7 +17,7 @@ from gradflow.gradients import (
     stream_gradient_norms,
     token_similarity,
 )
-from gradflow.plots import plot_profiles
+from gradflow.plots.style import plot_profiles
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
 

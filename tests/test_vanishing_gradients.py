@@ -32,7 +32,7 @@ from gradflow.experiments.vanishing_gradients import (
 from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.init import init_weights
 from gradflow.mlp import build_mlp
-from gradflow.plots import plot_depth_profiles, plot_init_sweep, plot_training
+from gradflow.plots.vanishing_gradients import plot_depth_profiles, plot_init_sweep, plot_training
 from gradflow.train import History, train_classifier
 
 

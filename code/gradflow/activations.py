@@ -1,19 +1,18 @@
-"""Activation functions and their derivatives: by autograd, in closed form, and in one figure.
+"""Activation functions and their derivatives: by autograd and in closed form.
 
 The derivative of the activation is the factor each layer contributes to the backward product of
 Jacobians, so its size decides whether gradients shrink layer after layer. The derivatives the
 lesson plots come from autograd (``torch.autograd.grad``), applied to the very modules the networks
-use (``gradflow.mlp.make_activation``); the closed forms here exist to check them.
+use (``gradflow.mlp.make_activation``); the closed forms here exist to check them. The figure is
+``gradflow.plots.vanishing_gradients.plot_activations``.
 """
 
 import math
 
-import matplotlib.pyplot as plt
 import torch
 
 from gradflow._checks import check_positive_int
 from gradflow.mlp import check_activation, make_activation
-from gradflow.plots import CYCLE, book_style, finish
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "gelu")  # the order every figure and table uses
 GELU_C = math.sqrt(2.0 / math.pi)  # constant of GELU's tanh approximation (Hendrycks & Gimpel)
@@ -63,32 +62,3 @@ def max_derivative(name: str, lo: float = -8.0, hi: float = 8.0, points: int = 1
         raise ValueError(f"need lo < hi, got lo={lo} and hi={hi}")
     z = torch.linspace(lo, hi, points, dtype=torch.float64)
     return value_and_derivative(name, z)[1].max().item()
-
-
-def plot_activations(
-    names=ACTIVATION_NAMES, lo: float = -5.0, hi: float = 5.0, points: int = 1001
-) -> plt.Figure:
-    """Two panels: each activation phi(z) on the left, its autograd derivative phi'(z) on the right."""
-    names = [check_activation(n) for n in names]
-    check_positive_int(points, "points", minimum=2)
-    if not lo < hi:
-        raise ValueError(f"need lo < hi, got lo={lo} and hi={hi}")
-    z = torch.linspace(lo, hi, points, dtype=torch.float64)
-    dashes = ["-", "--", "-.", ":"]
-    with book_style():
-        fig, (ax_y, ax_d) = plt.subplots(1, 2, figsize=(9.6, 3.8))
-        for i, name in enumerate(names):
-            y, dy = value_and_derivative(name, z)
-            style = dict(color=CYCLE[i % len(CYCLE)], ls=dashes[i % len(dashes)], lw=2, label=name)
-            ax_y.plot(z.numpy(), y.numpy(), **style)
-            ax_d.plot(z.numpy(), dy.numpy(), **style)
-        ax_d.axhline(0.25, color="#777777", lw=1, ls=(0, (1, 2)))
-        ax_d.annotate("max sigmoid$'$ = 1/4", (lo + 0.2, 0.28), fontsize=9)
-        ax_y.set(xlabel="pre-activation $z$", ylabel=r"$\varphi(z)$", title="activation")
-        ax_d.set(
-            xlabel="pre-activation $z$", ylabel=r"$\varphi'(z)$", title="derivative (autograd)"
-        )
-        ax_y.set_ylim(-1.5, 5.2)
-        ax_d.set_ylim(-0.2, 1.25)
-        ax_y.legend(loc="upper left")
-    return finish(fig)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from gradflow._checks import check_layer_sizes
-from gradflow.plots import PLAIN, RESIDUAL, book_style, finish
+from gradflow.plots.style import PLAIN, RESIDUAL, book_style, finish
 
 _INK = "#222222"
 

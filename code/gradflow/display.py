@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from gradflow.explorer import Explorer, Menu, Series, Slider, View, integer_axis, log_axis, sci
-from gradflow.plots import PLAIN, RESIDUAL
+from gradflow.plots.style import PLAIN, RESIDUAL
 
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # a table's name, as {numref} refers to it

@@ -435,7 +435,7 @@ class Explorer:
         import matplotlib.pyplot as plt
         from matplotlib.ticker import FixedLocator, NullFormatter
 
-        from gradflow.plots import book_style
+        from gradflow.plots.style import book_style
 
         key = self._key(self.start)
         view, xaxis, yaxis, xs = self.views[key]

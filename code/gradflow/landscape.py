@@ -5,21 +5,19 @@ directions in weight space, rescale them with *filter normalisation* (each neuro
 direction gets the norm of the same neuron's weights), and evaluate the loss at
 ``weights + a * d1 + b * d2`` on a grid of ``(a, b)``. Biases and normalisation parameters (every
 1-D parameter) get a zero direction, as in the paper's code (``ignore='biasbn'``). A direction is a
-dict ``{parameter name: tensor}`` shaped like ``model.named_parameters()``.
+dict ``{parameter name: tensor}`` shaped like ``model.named_parameters()``. The figures are in
+``gradflow.plots.shortcuts_in_training``.
 """
 
 from collections.abc import Callable, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.colors import BoundaryNorm
 from torch import nn
 from torch.func import functional_call
 
 from gradflow._checks import check_int, check_positive_int, check_tensor
 from gradflow.init import generator
-from gradflow.plots import CYCLE, MARKERS, book_style, finish
 
 Direction = dict[str, torch.Tensor]
 
@@ -182,66 +180,3 @@ def loss_rise(plane: np.ndarray, coords: Sequence[float], distance: float) -> fl
         raise ValueError(f"coords must contain 0 and {distance}, got {coords.tolist()}")
     ring = [plane[centre, k], plane[centre, m], plane[k, centre], plane[m, centre]]
     return float(np.mean(ring) - plane[centre, centre])
-
-
-def plot_loss_contours(
-    planes: dict[str, np.ndarray],
-    coords: Sequence[float],
-    levels: Sequence[float],
-    figsize: tuple[float, float] = (8.8, 4.0),
-) -> plt.Figure:
-    """Contour plots of several loss planes side by side, all with the same contour ``levels``."""
-    if not planes:
-        raise ValueError("planes is empty: give at least one named loss plane")
-    coords, levels = _check_coords(coords, "coords"), np.asarray(levels, dtype=float)
-    with book_style():
-        fig, axes = plt.subplots(1, len(planes), figsize=figsize, sharex=True, sharey=True)
-        axes = np.atleast_1d(axes)
-        for ax, (name, plane) in zip(axes, planes.items(), strict=True):
-            # losses above the top level are drawn in the top level's colour
-            # one colour per band between two levels, whatever their spacing (e.g. geometric)
-            norm = BoundaryNorm(levels, plt.get_cmap("viridis").N, extend="max")
-            cs = ax.contourf(
-                coords, coords, plane, levels=levels, cmap="viridis", norm=norm, extend="max"
-            )
-            ax.contour(coords, coords, plane, levels=levels, colors="white", linewidths=0.4)
-            ax.plot(0, 0, marker="*", color="white", markeredgecolor="black", markersize=11)
-            ax.set(title=name, xlabel="direction 1 (a)", aspect="equal")
-            ax.grid(False)
-        axes[0].set_ylabel("direction 2 (b)")
-        fig.colorbar(cs, ax=list(axes), label="training loss (cross-entropy)", shrink=0.9)
-    return finish(fig)
-
-
-def plot_loss_slices(
-    coords: Sequence[float],
-    slices: dict[str, Sequence[float]],
-    colors: Sequence[str] | None = None,
-    figsize: tuple[float, float] = (6.4, 3.6),
-) -> plt.Figure:
-    """The loss along one filter-normalised direction for several networks, on a log scale."""
-    coords = _check_coords(coords, "coords")
-    if not slices:
-        raise ValueError("slices is empty: give at least one named loss slice")
-    colors = list(colors) if colors is not None else CYCLE
-    dashes = ["-", "--", ":", "-."]
-    with book_style():
-        fig, ax = plt.subplots(figsize=figsize)
-        for k, (name, values) in enumerate(slices.items()):
-            if len(values) != len(coords):
-                raise ValueError(
-                    f"slice {name!r} has {len(values)} values for {len(coords)} points"
-                )
-            ax.plot(
-                coords,
-                values,
-                label=name,
-                color=colors[k % len(colors)],
-                linestyle=dashes[k % len(dashes)],
-                marker=MARKERS[k % len(MARKERS)],
-                markevery=max(1, len(coords) // 10),
-                markersize=4,
-            )
-        ax.set(yscale="log", xlabel="distance along direction 1 (a)", ylabel="training loss")
-        ax.legend()
-    return finish(fig)

@@ -78,6 +78,11 @@ class SortTask:
             raise ValueError(f"problems must hold digits 0 .. {self.n_digits - 1}")
         return problems
 
+    def accuracy(self, model: nn.Module, problems: torch.Tensor) -> float:
+        """Fraction of ``problems`` whose whole answer the model writes correctly."""
+        answers = sort_greedily(model, self, problems)
+        return (answers == problems.sort(dim=1).values).all(dim=1).float().mean().item()
+
 
 def check_model_fits(model: nn.Module, task: SortTask) -> None:
     """Raise a clear error if ``model`` cannot read the task's tokens or sequences."""
@@ -109,9 +114,3 @@ def sort_greedily(model: nn.Module, task: SortTask, problems: torch.Tensor) -> t
         tokens = torch.cat([tokens, logits.argmax(dim=1, keepdim=True)], dim=1)
     model.train(was_training)
     return tokens[:, task.length :]  # (N, length)
-
-
-def answer_accuracy(model: nn.Module, task: SortTask, problems: torch.Tensor) -> float:
-    """Fraction of ``problems`` whose whole answer the model writes correctly."""
-    answers = sort_greedily(model, task, problems)
-    return (answers == problems.sort(dim=1).values).all(dim=1).float().mean().item()

@@ -1,0 +1,149 @@
+"""The book's figure style: one colour palette, legible in light and dark mode, and the figure
+helpers that several chapters share.
+
+Figures are drawn on an opaque white background with dark ink, so they read the same whichever
+colour scheme the reader's browser uses; the site's CSS gives them a rounded frame in dark mode.
+Colours come from the Okabe-Ito palette, which stays distinguishable under the common colour-vision
+deficiencies; lines also differ in marker or dash so that nothing relies on colour alone.
+In a notebook, each figure is handed out as PNG (for the site) and PDF (for the PDF edition).
+Each chapter's own figures are in the module of ``gradflow.plots`` named after it.
+"""
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator, NullFormatter
+
+# Okabe & Ito (2008), "Color Universal Design".
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+# in every figure of the book: vermilion for a network *without* shortcuts, blue *with* them
+PLAIN = PALETTE["vermillion"]
+RESIDUAL = PALETTE["blue"]
+GATED = PALETTE["green"]  # colour of a residual network with zero-initialised gates
+CYCLE = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+DASHES = ["-", "--", ":", "-."]  # line styles, so that lines differ by more than colour
+
+STYLE = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "figure.dpi": 110,
+    "savefig.dpi": 160,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "axes.edgecolor": "#333333",
+    "axes.labelcolor": "#111111",
+    "text.color": "#111111",
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": matplotlib.cycler(color=CYCLE),
+    "legend.frameon": False,
+    "figure.constrained_layout.use": True,
+}
+
+
+def _vector_copies_in_notebooks() -> None:
+    """In a Jupyter kernel, hand out every figure as PDF beside PNG: the site shows the PNG, the
+    PDF edition prints the vectors. Without a creation date, two builds write identical files."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:  # plain Python, no IPython: figures are saved explicitly, nothing to do
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):  # a script, or IPython in a terminal
+        return
+    backend = InlineBackend.instance()  # kept by the kernel: `%matplotlib inline` reads it again
+    backend.print_figure_kwargs = {
+        **backend.print_figure_kwargs,
+        "metadata": {"CreationDate": None},
+    }
+    backend.figure_formats = {*backend.figure_formats, "pdf"}
+    set_matplotlib_formats(*backend.figure_formats)
+
+
+_vector_copies_in_notebooks()
+
+
+@contextmanager
+def book_style():
+    """Context manager: draw with the book's style (white background, Okabe-Ito colours)."""
+    with plt.rc_context(STYLE):
+        yield
+
+
+def finish(fig: plt.Figure) -> plt.Figure:
+    """Detach ``fig`` from pyplot (so a notebook shows it once, as the cell's value) and return it."""
+    plt.close(fig)
+    return fig
+
+
+def family_style(use_shortcut: bool, deep: bool) -> dict:
+    """Line style of a network: colour by family, dash by depth."""
+    return {
+        "color": RESIDUAL if use_shortcut else PLAIN,
+        "linestyle": DASHES[0] if deep else DASHES[1],
+        "marker": ("o" if use_shortcut else "s") if deep else None,
+        "markevery": 4,
+        "markersize": 4,
+    }
+
+
+def plot_profiles(
+    panels: dict[str, dict[str, Sequence[float]]],
+    colors: dict[str, str],
+    ylabel: str = "gradient norm",
+    xlabel: str = "block (1 = nearest the input)",
+    figsize: tuple[float, float] | None = None,
+    yscale: str = "log",
+) -> plt.Figure:
+    """One panel per entry of ``panels``: each series is a per-block profile, log scale unless
+    ``yscale`` says otherwise."""
+    if not panels:
+        raise ValueError("panels is empty: give at least one panel of profiles")
+    missing = {label for series in panels.values() for label in series} - set(colors)
+    if missing:
+        raise ValueError(f"no colour given for series {sorted(missing)}")
+    figsize = figsize or (3.3 * len(panels) + 0.4, 3.4)
+    with book_style():
+        fig, axes = plt.subplots(1, len(panels), figsize=figsize, sharey=True, squeeze=False)
+        for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+            for j, (label, values) in enumerate(series.items()):
+                blocks = np.arange(1, len(values) + 1)
+                ax.plot(
+                    blocks,
+                    values,
+                    color=colors[label],
+                    marker=MARKERS[j % len(MARKERS)],
+                    markersize=4 if len(values) <= 24 else 2.5,
+                    linestyle=DASHES[j % len(DASHES)],
+                    label=label,
+                )
+            ax.set_yscale(yscale)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole numbers
+            if yscale == "log":
+                ax.yaxis.set_minor_formatter(NullFormatter())  # decade labels only: no clutter
+            ax.set(title=title, xlabel=xlabel)
+        axes[0, 0].set_ylabel(ylabel)
+        axes[0, 0].legend()
+    return finish(fig)
