@@ -126,7 +126,7 @@ copybutton_selector = "div:not(.output) > div.highlight pre"
 copybutton_exclude = ".linenos, .gp, .go"
 
 # -- PDF edition (`nox -s pdf`): the LaTeX builder on the site's doctrees and executions ---------
-# Figures: in a notebook, gradflow.plots hands out each figure as PNG and PDF; MyST-NB's default
+# Figures: in a notebook, gradflow.plots.style hands out each figure as PNG and PDF; MyST-NB's default
 # priorities give the site the PNG and LaTeX the PDF (vectors). Tables: gradflow.display.Table also
 # offers a MyST table as Markdown, with its caption and name; "myst" lets that Markdown carry the
 # table directive.

@@ -188,3 +188,8 @@ def test_the_classifiers_chapters_do_not_depend_on_the_sequence_task(book_depend
         assert "code/gradflow/tasks.py" not in book_dependencies[chapter]
     for chapter in GPT_CHAPTERS - {"transformer_block"}:  # the chapter that trains on it
         assert "code/gradflow/tasks.py" in book_dependencies[chapter]
+
+
+def test_the_explorer_executes_only_the_chapter_that_shows_one(book_dependencies):
+    users = {c for c, keys in book_dependencies.items() if "code/gradflow/explorer.py" in keys}
+    assert users == {"shortcut_connections"}  # the depth explorer (gradflow.plots.shortcut_...)

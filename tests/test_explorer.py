@@ -23,8 +23,8 @@ from bs4 import BeautifulSoup
 
 from conftest import ROOT
 from gradflow import explorer as gx
-from gradflow.display import depth_explorer
 from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View
+from gradflow.plots.shortcut_connections import depth_explorer
 
 POINT = re.compile(r"([ML])(-?[\d.]+),(-?[\d.]+)")
 

@@ -1,13 +1,10 @@
 """What the lessons hand to the page: tables of results that render as real tables (HTML on the
-site, a Markdown table typeset by LaTeX in the PDF edition, text elsewhere), ``glue``, which
-passes a measured number to the text, and the shortcut chapter's explorable figure."""
+site, a Markdown table typeset by LaTeX in the PDF edition, text elsewhere), and ``glue``, which
+passes a measured number to the text."""
 
 import re
 from collections.abc import Callable, Sequence
 from html import escape
-
-from gradflow.explorer import Explorer, Menu, Series, Slider, View, integer_axis, log_axis, sci
-from gradflow.plots.style import PLAIN, RESIDUAL
 
 MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # ASCII punctuation, escaped in Markdown
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")  # a table's name, as {numref} refers to it
@@ -113,62 +110,3 @@ class Table:
         widths = [max(len(r[j]) for r in cells) for j in range(len(self.columns))]
         lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
         return "\n".join(([self.caption] if self.caption else []) + lines)
-
-
-# -- The shortcut chapter's explorable figure ------------------------------------------------------
-ACTIVATION_LABELS = {"gelu": "GELU", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
-
-
-def depth_explorer(profiles: dict, depth: int = 10, activation: str | None = None) -> Explorer:
-    """Each layer's ``mean |dL/dW|`` without and with shortcuts: a slider sets the depth, a menu the
-    activation. ``profiles[activation][depth]`` holds the per-layer values ``"plain"`` and
-    ``"residual"``, as ``gradflow.experiments.shortcut_connections.depth_profiles`` returns them;
-    a layer whose gradient is exactly 0 is a gap in its line."""
-    if not isinstance(profiles, dict) or not profiles:
-        raise TypeError("profiles must be a non-empty dict {activation: {depth: profiles}}")
-    depths = sorted(next(iter(profiles.values())))
-    if any(sorted(by_depth) != depths for by_depth in profiles.values()):
-        raise ValueError("every activation needs profiles at the same depths")
-    label = {name: ACTIVATION_LABELS.get(name, name) for name in profiles}
-
-    def caption(d: int, name: str) -> str:
-        p, r = profiles[name][d]["plain"][0], profiles[name][d]["residual"][0]
-        text = (
-            f"Depth {d}, {label[name]}: the first layer's mean |∂ℒ/∂W| is "
-            f"{sci(p) if p > 0 else 'exactly 0'} without shortcuts and "
-            f"{sci(r) if r > 0 else 'exactly 0'} with them"
-        )
-        if p > 0 and r > 0:
-            ratio = max(r / p, p / r)
-            times = sci(ratio) if ratio >= 1000 else f"{ratio:#.3g}"
-            return text + f", {times} times {'larger' if r >= p else 'smaller'}."
-        return text + "."
-
-    views = {
-        (d, name): View(
-            caption(d, name),
-            {kind: [v or None for v in by_depth[d][kind]] for kind in ("plain", "residual")},
-            xaxis=integer_axis("layer (1 = next to the input)", 1, d),
-        )
-        for name, by_depth in profiles.items()
-        for d in depths
-    }
-    values = [
-        v for by_depth in profiles.values() for d in depths for s in by_depth[d].values() for v in s
-    ]
-    return Explorer(
-        [
-            Slider("depth", "Depth", depths, [f"{d} layers" for d in depths]),
-            Menu("activation", "Activation", label),
-        ],
-        [
-            Series("plain", "without shortcuts", PLAIN),
-            Series("residual", "with shortcuts", RESIDUAL, dash="7 4"),
-        ],
-        views,
-        y=log_axis("mean |∂ℒ/∂W|", values),  # one axis for every setting: it never rescales
-        start={"depth": depth, "activation": activation or next(iter(profiles))},
-        alt="Line chart, logarithmic vertical axis: the mean absolute weight gradient of each "
-        "layer, from the input to the output, without shortcuts (vermilion, solid) and with them "
-        "(blue, dashed)",
-    )

@@ -1,11 +1,14 @@
-"""Figures of the chapter on shortcut connections: bars of several series side by side."""
+"""Figures of the chapter on shortcut connections: bars of several series side by side, and the
+depth explorer (``gradflow.explorer``): each layer's gradient, with a slider for the depth and a menu
+for the activation."""
 
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradflow.plots.style import CYCLE, book_style, finish
+from gradflow.explorer import Explorer, Menu, Series, Slider, View, integer_axis, log_axis, sci
+from gradflow.plots.style import CYCLE, PLAIN, RESIDUAL, book_style, finish
 
 
 def grouped_bars(
@@ -51,3 +54,62 @@ def grouped_bars(
         ax.grid(axis="x", visible=False)
         ax.legend()
     return finish(fig)
+
+
+# -- The depth explorer ------------------------------------------------------
+ACTIVATION_LABELS = {"gelu": "GELU", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
+
+
+def depth_explorer(profiles: dict, depth: int = 10, activation: str | None = None) -> Explorer:
+    """Each layer's ``mean |dL/dW|`` without and with shortcuts: a slider sets the depth, a menu the
+    activation. ``profiles[activation][depth]`` holds the per-layer values ``"plain"`` and
+    ``"residual"``, as ``gradflow.experiments.shortcut_connections.depth_profiles`` returns them;
+    a layer whose gradient is exactly 0 is a gap in its line."""
+    if not isinstance(profiles, dict) or not profiles:
+        raise TypeError("profiles must be a non-empty dict {activation: {depth: profiles}}")
+    depths = sorted(next(iter(profiles.values())))
+    if any(sorted(by_depth) != depths for by_depth in profiles.values()):
+        raise ValueError("every activation needs profiles at the same depths")
+    label = {name: ACTIVATION_LABELS.get(name, name) for name in profiles}
+
+    def caption(d: int, name: str) -> str:
+        p, r = profiles[name][d]["plain"][0], profiles[name][d]["residual"][0]
+        text = (
+            f"Depth {d}, {label[name]}: the first layer's mean |∂ℒ/∂W| is "
+            f"{sci(p) if p > 0 else 'exactly 0'} without shortcuts and "
+            f"{sci(r) if r > 0 else 'exactly 0'} with them"
+        )
+        if p > 0 and r > 0:
+            ratio = max(r / p, p / r)
+            times = sci(ratio) if ratio >= 1000 else f"{ratio:#.3g}"
+            return text + f", {times} times {'larger' if r >= p else 'smaller'}."
+        return text + "."
+
+    views = {
+        (d, name): View(
+            caption(d, name),
+            {kind: [v or None for v in by_depth[d][kind]] for kind in ("plain", "residual")},
+            xaxis=integer_axis("layer (1 = next to the input)", 1, d),
+        )
+        for name, by_depth in profiles.items()
+        for d in depths
+    }
+    values = [
+        v for by_depth in profiles.values() for d in depths for s in by_depth[d].values() for v in s
+    ]
+    return Explorer(
+        [
+            Slider("depth", "Depth", depths, [f"{d} layers" for d in depths]),
+            Menu("activation", "Activation", label),
+        ],
+        [
+            Series("plain", "without shortcuts", PLAIN),
+            Series("residual", "with shortcuts", RESIDUAL, dash="7 4"),
+        ],
+        views,
+        y=log_axis("mean |∂ℒ/∂W|", values),  # one axis for every setting: it never rescales
+        start={"depth": depth, "activation": activation or next(iter(profiles))},
+        alt="Line chart, logarithmic vertical axis: the mean absolute weight gradient of each "
+        "layer, from the input to the output, without shortcuts (vermilion, solid) and with them "
+        "(blue, dashed)",
+    )
