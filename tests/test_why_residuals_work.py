@@ -240,9 +240,33 @@ def test_lesion_over_seeds_is_one_lesion_study_per_seed(digits):
         assert result.values(name, "worst_single")[1] == min(by_hand.single)
 
 
+def test_lesion_over_seeds_reuses_the_path_studys_networks(digits):
+    """The first seed's networks trained by the path study are the ones lesion_over_seeds trains:
+    handing them over changes no result (the path study does not move a weight)."""
+    paths = path_studies(digits, {name: (2,) for name in PATH_FAMILIES}, seed=0, samples=2)
+    trained = {name: paths.models[name, 2] for name in PATH_FAMILIES}
+    kw = dict(depth=2, seeds=(0, 1), counts=(1, 2), draws=3)
+    reused, fresh = (
+        lesion_over_seeds(digits, **kw, trained=trained),
+        lesion_over_seeds(digits, **kw),
+    )
+    for name in LESION_FAMILIES:
+        for a, b in zip(reused.results[name], fresh.results[name], strict=True):
+            assert (a.baseline, a.single, a.several) == (b.baseline, b.single, b.several)
+    with pytest.raises(ValueError, match="has 2 blocks, not 3"):
+        lesion_over_seeds(digits, depth=3, seeds=(0,), counts=(1,), draws=1, trained=trained)
+    with pytest.raises(ValueError, match="unknown family 'plain'"):
+        lesion_over_seeds(
+            digits, depth=2, seeds=(0,), trained={"plain": next(iter(trained.values()))}
+        )
+
+
 def test_init_experiment_over_seeds_matches_single_runs(digits):
-    out = init_experiment(digits, depth=2, steps=20, lr=0.05, seeds=(0, 1), short_steps=10)
+    out = init_experiment(
+        digits, depth=2, steps=20, lr=0.05, seeds=(0, 1), short_steps=10, record_every=10
+    )
     assert isinstance(out, InitExperiment) and out.seeds == [0, 1]
+    assert out.runs["residual, He init, gates at 0"].history.steps == [0, 10, 20]
     assert set(SHORT_RUNS) < set(out.final_loss)
     for name, model in init_networks(2, seed=1).items():
         n_steps = 10 if name in SHORT_RUNS else 20
@@ -256,6 +280,26 @@ def test_init_experiment_over_seeds_matches_single_runs(digits):
         assert len(out.runs[name].rms) == 3  # the signal entering each of its three layers
     out.final_loss["residual, He init, gates at 0"][1] = float("nan")
     assert out.per_seed("final_loss", "residual, He init, gates at 0")[1] == math.inf
+
+
+def test_init_experiment_reuses_the_path_studys_network(digits):
+    """The network with s = 1/√L trained as the path study trains it (``train_digit_classifier``),
+    with the first seed and recorded as often, is the initialisation experiment's: handing it over
+    changes nothing the experiment returns."""
+    name = "residual, He init, s = 1/√L"
+    model, history = train_digit_classifier(
+        NetSpec(2, True, "he", True), digits, seed=0, steps=20, record_every=10
+    )
+    reuse = {name: (model, history)}
+    kw = dict(depth=2, steps=20, lr=0.05, seeds=(0, 1), short_steps=10, record_every=10)
+    reused, fresh = init_experiment(digits, **kw, trained=reuse), init_experiment(digits, **kw)
+    assert reused.final_loss == fresh.final_loss and reused.initial_loss == fresh.initial_loss
+    assert reused.runs[name].history.train_loss == fresh.runs[name].history.train_loss
+    assert reused.runs[name].rms == fresh.runs[name].rms
+    with pytest.raises(ValueError, match="recorded at"):
+        init_experiment(digits, **{**kw, "record_every": 5}, trained=reuse)
+    with pytest.raises(ValueError, match="is not one of the networks"):
+        init_experiment(digits, **kw, trained={SHORT_RUNS[0]: reuse[name]})
 
 
 def test_seeds_follow_the_book_wide_offset(digits, monkeypatch):

@@ -115,15 +115,17 @@ def train(
     steps: int | None = None,
     budget: Budget = BUDGET,
     eps: float = 1e-5,
+    test: bool = True,
 ) -> Trained:
-    """Build a GPT with ``seed`` and train it on the task; the minibatches follow the same seed."""
+    """Build a GPT with ``seed`` and train it on the task; the minibatches follow the same seed.
+    ``test=False`` skips the test accuracy after the last step (its history then holds none)."""
     model = build(n_layers, use_shortcut, norm, scaled, seed, budget, eps)
     train_problems, test_problems = problems()
     history = train_sequence_model(
         model,
         TASK,
         train_problems,
-        test_problems,
+        test_problems if test else test_problems[:1],  # one problem: the loop's accuracy is cheap
         steps=budget.steps if steps is None else steps,
         lr=budget.lr if lr is None else lr,
         warmup=warmup,
@@ -131,6 +133,8 @@ def train(
         seed=seed,
         record_every=budget.record_every,
     )
+    if not test:
+        history.test_accuracy.clear()  # measured on one problem only: not a test accuracy
     return Trained(model, history)
 
 
@@ -161,11 +165,12 @@ def warmup_study(
     scaled: bool = True,
 ) -> dict[tuple[str, int], list[Trained]]:
     """Post-LN and pre-LN stacks (with shortcuts) at a high learning rate, with and without warm-up;
-    ``steps`` (the budget's unless given) per run; ``scaled=False`` drops GPT-2's 1/sqrt(2L)."""
+    ``steps`` (the budget's unless given) per run; ``scaled=False`` drops GPT-2's 1/sqrt(2L). The
+    comparison is of training losses, so no run measures a test accuracy."""
     _check_seeds(seeds)
     return {
         (norm, w): [
-            train(n_layers, True, norm, s, w, scaled, lr=lr, steps=steps, budget=budget)
+            train(n_layers, True, norm, s, w, scaled, lr=lr, steps=steps, budget=budget, test=False)
             for s in seeds
         ]
         for norm in ("post", "pre")
@@ -245,13 +250,16 @@ def first_steps(
     """
     _check_seeds(seeds)
     if scaled_runs is None:
-        scaled = [train(n_layers, seed=s, steps=steps, budget=budget).history for s in seeds]
+        scaled = [
+            train(n_layers, seed=s, steps=steps, budget=budget, test=False).history for s in seeds
+        ]
     else:
         if len(scaled_runs) != len(seeds):
             raise ValueError(f"{len(scaled_runs)} scaled runs for {len(seeds)} seeds")
         scaled = [head(r.history, steps) for r in scaled_runs]
     unscaled = [
-        train(n_layers, seed=s, scaled=False, steps=steps, budget=budget).history for s in seeds
+        train(n_layers, seed=s, scaled=False, steps=steps, budget=budget, test=False).history
+        for s in seeds
     ]
     return {False: unscaled, True: scaled}
 
@@ -325,6 +333,7 @@ def step_by_step(
         model = build(n_layers, use_shortcut, seed=seed, budget=budget, eps=eps)
         spreads = []
 
+        @torch.no_grad()
         def measure(m: GPTModel, spreads: list[float] = spreads) -> None:  # at every step
             spreads.append(logit_spread(m, inputs, first=TASK.length - 1))
 

@@ -47,7 +47,7 @@ class IdentityConfig:
     steps: int = 600  # Adam updates
     lr: float = 1e-3  # Adam's learning rate
     batch_size: int = 64  # digits per minibatch
-    record_every: int = 50  # steps between two evaluations on the whole training set
+    record_every: int = 100  # steps between two evaluations on the whole training set
     map_scale: float = (
         0.3  # the second task's map is I + map_scale * G / sqrt(64), G standard normal
     )
@@ -135,12 +135,19 @@ def identity_experiment(
 
 
 def train_digit_classifier(
-    spec: NetSpec, data: Digits, seed: int = 0, steps: int = 500, lr: float = 0.05
+    spec: NetSpec,
+    data: Digits,
+    seed: int = 0,
+    steps: int = 500,
+    lr: float = 0.05,
+    record_every: int | None = None,
 ) -> tuple[ScaledShortcutMLP, History]:
-    """Build ``spec`` and train it on the digits with plain SGD (the training chapter's settings)."""
+    """Build ``spec`` and train it on the digits with plain SGD (the training chapter's settings),
+    recording every ``record_every`` steps (only at the start and the end unless given)."""
     _check_digits(data)
     model = build_network(spec, seed, data.x_train.shape[1])
-    history = train_classifier(model, data, steps=steps, lr=lr, seed=seed, record_every=steps)
+    every = steps if record_every is None else record_every
+    history = train_classifier(model, data, steps=steps, lr=lr, seed=seed, record_every=every)
     return model, history
 
 
@@ -206,12 +213,18 @@ class PathStudies:
     at_init: dict[tuple[str, int], PathStudy]  # (family, blocks) -> study of the untrained network
     trained: dict[tuple[str, int], PathStudy]  # (family, blocks) -> study after training
     models: dict[tuple[str, int], ScaledShortcutMLP]  # (family, blocks) -> the trained network
+    histories: dict[tuple[str, int], History] = field(default_factory=dict)  # their training
 
 
 def path_studies(
-    data: Digits, depths: dict[str, Sequence[int]], seed: int = 0, samples: int = 8
+    data: Digits,
+    depths: dict[str, Sequence[int]],
+    seed: int = 0,
+    samples: int = 8,
+    record_every: int | None = None,
 ) -> PathStudies:
-    """Build each family of ``PATH_FAMILIES`` at its ``depths``; study its paths, train, study again."""
+    """Build each family of ``PATH_FAMILIES`` at its ``depths``; study its paths, train, study again.
+    The training records every ``record_every`` steps (see ``train_digit_classifier``)."""
     _check_digits(data)
     out = PathStudies({}, {}, {})
     for family, family_depths in depths.items():
@@ -222,7 +235,9 @@ def path_studies(
             key = (family, depth)
             untrained = build_network(spec, seed, data.x_train.shape[1])
             out.at_init[key] = path_study(untrained, data, samples=samples, seed=seed)
-            out.models[key], _ = train_digit_classifier(spec, data, seed=seed)
+            out.models[key], out.histories[key] = train_digit_classifier(
+                spec, data, seed=seed, record_every=record_every
+            )
             out.trained[key] = path_study(out.models[key], data, samples=samples, seed=seed)
     return out
 
@@ -387,16 +402,32 @@ def lesion_over_seeds(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     counts: Sequence[int] = (1, 2, 4, 6, 8, 10, 12),
     draws: int = 20,
+    trained: dict[str, nn.Module] | None = None,
 ) -> LesionSeeds:
-    """Train each of ``LESION_FAMILIES`` with ``depth`` hidden layers per seed; lesion each."""
+    """Train each of ``LESION_FAMILIES`` with ``depth`` hidden layers per seed; lesion each.
+
+    ``trained`` maps a family's name to its network already trained by ``train_digit_classifier``
+    with the first seed (as ``path_studies`` trains it), which is used instead of training it again.
+    """
     _check_digits(data)
     check_positive_int(depth, "depth")
     if not seeds:
         raise ValueError("lesion_over_seeds needs at least one seed")
+    trained = dict(trained or {})
+    for name, model in trained.items():
+        if name not in LESION_FAMILIES:
+            raise ValueError(f"unknown family {name!r}; choose from {list(LESION_FAMILIES)}")
+        if len(model.layers) - 1 != depth:
+            raise ValueError(
+                f"the trained {name!r} has {len(model.layers) - 1} blocks, not {depth}"
+            )
     results: dict[str, list[LesionResult]] = {}
     for name, spec in LESION_FAMILIES.items():
-        for seed in seeds:
-            model, _ = train_digit_classifier(replace(spec, depth=depth), data, seed=seed)
+        for i, seed in enumerate(seeds):
+            if i == 0 and name in trained:
+                model = trained[name]
+            else:
+                model, _ = train_digit_classifier(replace(spec, depth=depth), data, seed=seed)
             results.setdefault(name, []).append(lesion_study(model, data, counts, draws, seed))
     return LesionSeeds(list(seeds), results)
 
@@ -463,26 +494,43 @@ def init_experiment(
     lr: float = 0.05,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     short_steps: int = 50,
+    record_every: int = 50,
+    trained: dict[str, tuple[nn.Module, History]] | None = None,
 ) -> InitExperiment:
     """Measure the signal at initialisation, then train each of ``init_networks`` with plain SGD.
 
-    The first seed records the loss every 25 steps; the other seeds only at the end. The networks of
-    ``SHORT_RUNS`` are trained for ``short_steps`` steps only, recorded every ten, which is long
-    enough to see whether their loss overflows.
+    The first seed records the loss every ``record_every`` steps; the other seeds only at the start
+    and the end. The networks of ``SHORT_RUNS`` are trained for ``short_steps`` steps only,
+    recorded every ten, which is long enough to see whether their loss overflows. ``trained`` maps
+    a network's name to the same network already trained with the first seed, ``steps``, ``lr`` and
+    ``record_every`` (as ``path_studies`` trains it), and its history: it is not trained again.
     """
     _check_digits(data)
     check_positive_int(short_steps, "short_steps")
+    check_positive_int(record_every, "record_every")
     if not seeds:
         raise ValueError("init_experiment needs at least one seed")
+    trained = dict(trained or {})
+    expected = sorted({*range(0, steps + 1, record_every), steps})  # the first seed's records
+    for name, (_, history) in trained.items():
+        if name in SHORT_RUNS or name not in init_networks(1):
+            raise ValueError(f"{name!r} is not one of the networks trained for {steps} steps")
+        if history.steps != expected:
+            raise ValueError(f"the trained {name!r} recorded at {history.steps}, not {expected}")
     out = InitExperiment(list(seeds), {}, {}, {}, {}, {})
     for i, seed in enumerate(seeds):
         for name, model in init_networks(depth, seed, data.x_train.shape[1]).items():
             short = name in SHORT_RUNS
             n_steps = min(steps, short_steps) if short else steps
-            every = 10 if short else 25 if i == 0 else n_steps
+            every = 10 if short else record_every if i == 0 else n_steps
             rms = signal_rms(model, data.x_train[:256]) if i == 0 else []
-            with np.errstate(all="ignore"):  # a loss that overflows is recorded, not raised
-                history = train_classifier(model, data, n_steps, lr, seed=seed, record_every=every)
+            if i == 0 and name in trained:
+                history = trained[name][1]
+            else:
+                with np.errstate(all="ignore"):  # a loss that overflows is recorded, not raised
+                    history = train_classifier(
+                        model, data, n_steps, lr, seed=seed, record_every=every
+                    )
             if i == 0:
                 out.runs[name] = InitRun(rms, history)
             out.initial_loss.setdefault(name, []).append(history.train_loss[0])
