@@ -36,7 +36,7 @@ BUDGETS = {
     "shortcuts_in_training": 90,
     "transformer_block": 60,
     "why_residuals_work": 120,
-    "training_transformers": 90,  # issue 12: at most 90 s on one core
+    "training_transformers": 120,  # issue 20: every chapter under 120 s (issue 12 had 90)
 }
 TOTAL_BUDGET = 330  # issue 19: every lesson's bare execution in turn, seeds and all
 
@@ -119,6 +119,9 @@ def time_builds(bare: float) -> None:
         experiment = src / "code/gradflow/experiments/shortcut_connections.py"
         edit(experiment, "\n", "\n# an edit by the benchmark\n")
         rows.append(("rebuild after editing one chapter's experiment module", *time_build(src)))
+        figures = src / "code/gradflow/plots/vanishing_gradients.py"
+        edit(figures, "\n", "\n# an edit by the benchmark\n")
+        rows.append(("rebuild after editing one chapter's figure module", *time_build(src)))
     print(f"\n{'build':<54} {'seconds':>8} {'lessons executed':>17} {'vs clean':>9}")
     for name, seconds, executed in rows:
         print(f"{name:<54} {seconds:>8.1f} {executed:>17} {seconds / clean:>9.2f}")

@@ -73,7 +73,9 @@ def train_classifier(
     _check_loop(seed, steps, lr, batch_size, record_every)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
-    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    opt = OPTIMIZERS[optimizer](
+        model.parameters(), lr=lr, foreach=True
+    )  # one call per update over all tensors
     gen = generator(seed)
     weights = [p for _, p in weight_matrices(model)]
     history = History()
@@ -136,7 +138,9 @@ def train_sequence_model(
     check_positive_int(n_eval, "n_eval")
     if check_int(warmup, "warmup") < 0:
         raise ValueError(f"warmup must be >= 0 steps, got {warmup}")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01, foreach=True
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_factor(step, warmup))
     gen = generator(seed)
     inputs, targets = task.examples(train_problems)  # (N, T) each, every training example
@@ -185,7 +189,7 @@ def fit_regression(
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y hold {x.shape[0]} and {y.shape[0]} examples; they must match")
     _check_loop(seed, steps, lr, batch_size, record_every)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     gen = generator(seed)
     variance = y.var().item()
     recorded_steps, errors = [], []
