@@ -35,22 +35,26 @@ class GPTConfig:
     qkv_bias: bool = False  # whether the query, key and value projections have a bias
 
     def __post_init__(self):
-        for name in ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers"):
-            check_positive_int(getattr(self, name), name)
-        if self.emb_dim % self.n_heads != 0:  # each head gets emb_dim // n_heads features
-            raise ValueError(
-                f"emb_dim ({self.emb_dim}) must be divisible by n_heads ({self.n_heads})"
-            )
-        rate = self.drop_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"drop_rate must be a number in [0, 1), got {rate!r}")
-        if not isinstance(self.qkv_bias, bool):
-            raise TypeError(f"qkv_bias must be a bool, got {type(self.qkv_bias).__name__}")
+        check_sizes(self)  # a reader's config is checked once, here
 
     @property
     def head_dim(self) -> int:
         """Features per attention head."""
         return self.emb_dim // self.n_heads
+
+
+def check_sizes(cfg: GPTConfig) -> None:
+    """Raise a clear error unless ``cfg``'s sizes are positive integers, its heads divide its
+    width, its dropout rate lies in [0, 1) and ``qkv_bias`` is a bool."""
+    for name in ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers"):
+        check_positive_int(getattr(cfg, name), name)
+    if cfg.emb_dim % cfg.n_heads != 0:  # each head gets emb_dim // n_heads features
+        raise ValueError(f"emb_dim ({cfg.emb_dim}) must be divisible by n_heads ({cfg.n_heads})")
+    rate = cfg.drop_rate
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"drop_rate must be a number in [0, 1), got {rate!r}")
+    if not isinstance(cfg.qkv_bias, bool):
+        raise TypeError(f"qkv_bias must be a bool, got {type(cfg.qkv_bias).__name__}")
 
 
 def check_config(cfg) -> GPTConfig:

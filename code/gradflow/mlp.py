@@ -124,6 +124,16 @@ def fold_branch_scale(model: ScaledShortcutMLP) -> ScaledShortcutMLP:
     return folded
 
 
+def check_blocks(model: ShortcutMLP, layer_sizes: list[int]) -> int:
+    """The number of ``model``'s residual blocks; a clear error if it has none."""
+    n_blocks = sum(model.has_shortcut(i) for i in range(len(model.layers)))
+    if n_blocks == 0:
+        raise ValueError(
+            f"layer_sizes {layer_sizes} has no two equal neighbouring widths: no residual block"
+        )
+    return n_blocks
+
+
 class GatedResidualMLP(ShortcutMLP):
     """A residual MLP whose blocks compute ``x + gate * layer(x)``, every gate starting at 0.
 
@@ -135,11 +145,7 @@ class GatedResidualMLP(ShortcutMLP):
         super().__init__(
             layer_sizes, use_shortcut=True, activation=activation, last_activation=False
         )
-        n_blocks = sum(self.has_shortcut(i) for i in range(len(self.layers)))
-        if n_blocks == 0:
-            raise ValueError(
-                f"layer_sizes {layer_sizes} has no two equal neighbouring widths: no residual block"
-            )
+        n_blocks = check_blocks(self, layer_sizes)  # how many layers have a shortcut: at least one
         self.gates = nn.Parameter(
             torch.full((n_blocks,), gate_init, dtype=torch.float32)
         )  # per block
@@ -199,11 +205,7 @@ class NetSpec:
     activation: str = "relu"  # activation after every hidden layer (the output gives raw logits)
 
     def __post_init__(self):
-        check_positive_int(self.depth, "depth")
-        check_positive_int(self.width, "width")
-        if self.init not in SCHEMES:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {list(SCHEMES)}")
-        check_activation(self.activation)
+        check_spec(self)  # a reader's spec is checked once, here
 
     @property
     def branch_scale(self) -> float:
@@ -215,6 +217,16 @@ class NetSpec:
         """A short name for legends and tables, e.g. 'residual, 32 layers'."""
         kind = "residual" if self.use_shortcut else "plain"
         return f"{kind}, {self.depth} layers"
+
+
+def check_spec(spec: NetSpec) -> None:
+    """Raise a clear error unless ``spec``'s depth and width are positive integers and its
+    initialisation and activation are known."""
+    check_positive_int(spec.depth, "depth")
+    check_positive_int(spec.width, "width")
+    if spec.init not in SCHEMES:
+        raise ValueError(f"unknown init {spec.init!r}; choose one of {list(SCHEMES)}")
+    check_activation(spec.activation)
 
 
 def build_network(spec: NetSpec, seed: int, n_in: int = 64, n_out: int = 10) -> ScaledShortcutMLP:

@@ -102,6 +102,16 @@ def path_gradients(
     return means
 
 
+def check_deletable(layers: Sequence[nn.Module], blocks: list[int]) -> list[int]:
+    """Return ``blocks`` if each is a hidden layer that keeps the width (so deleting it fits)."""
+    for i in blocks:
+        if not 0 <= i < len(layers) - 1:
+            raise ValueError(f"block {i} is not a hidden layer; choose from 0 to {len(layers) - 2}")
+        if layers[i][0].in_features != layers[i][0].out_features:
+            raise ValueError(f"layer {i} changes the width: deleting it would break the shapes")
+    return blocks
+
+
 @contextmanager
 def lesion(model: nn.Module, blocks: Iterable[int]):
     """Within the ``with`` block, delete hidden layers ``blocks`` from ``model`` (Veit et al., Fig. 3).
@@ -110,12 +120,7 @@ def lesion(model: nn.Module, blocks: Iterable[int]):
     deleted plain layer is replaced by the identity, so the layers around it still fit together.
     """
     layers = _layers(model)
-    blocks = sorted(set(blocks))
-    for i in blocks:
-        if not 0 <= i < len(layers) - 1:
-            raise ValueError(f"block {i} is not a hidden layer; choose from 0 to {len(layers) - 2}")
-        if layers[i][0].in_features != layers[i][0].out_features:
-            raise ValueError(f"layer {i} changes the width: deleting it would break the shapes")
+    blocks = check_deletable(layers, sorted(set(blocks)))
 
     def zero_branch(_module, _args, out):
         return torch.zeros_like(out)

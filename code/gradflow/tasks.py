@@ -27,13 +27,7 @@ class SortTask:
     n_digits: int = 3  # the vocabulary: token ids 0 .. n_digits - 1
 
     def __post_init__(self):
-        check_positive_int(self.length, "length", minimum=2)
-        check_positive_int(self.n_digits, "n_digits", minimum=2)
-        if self.n_digits**self.length > 1_000_000:
-            raise ValueError(
-                f"{self.n_digits}**{self.length} problems are too many to enumerate; "
-                "choose a shorter length or fewer digits"
-            )
+        check_task(self)  # a reader's task is checked once, here
 
     @property
     def vocab_size(self) -> int:
@@ -59,29 +53,42 @@ class SortTask:
 
     def examples(self, problems: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and next-token targets for ``problems``; targets in the problem are ``IGNORE``."""
-        self.check_problems(problems)
+        check_problems(self, problems)
         answers = problems.sort(dim=1).values
         tokens = torch.cat([problems, answers], dim=1)  # (N, 2 * length)
         inputs, targets = tokens[:, :-1], tokens[:, 1:].clone()  # (N, 2 * length - 1) each
         targets[:, : self.length - 1] = IGNORE  # predicting the problem's own digits is not asked
         return inputs, targets
 
-    def check_problems(self, problems) -> torch.Tensor:
-        """Return ``problems`` if it is a (N, length) tensor of digits; raise a clear error otherwise."""
-        if not isinstance(problems, torch.Tensor) or problems.dtype != torch.long:
-            raise TypeError("problems must be a torch.Tensor of digits (dtype torch.long)")
-        if problems.dim() != 2 or problems.shape[1] != self.length:
-            raise ValueError(
-                f"problems must have shape (N, {self.length}), got {tuple(problems.shape)}"
-            )
-        if problems.numel() and (problems.min() < 0 or problems.max() >= self.n_digits):
-            raise ValueError(f"problems must hold digits 0 .. {self.n_digits - 1}")
-        return problems
-
     def accuracy(self, model: nn.Module, problems: torch.Tensor) -> float:
         """Fraction of ``problems`` whose whole answer the model writes correctly."""
         answers = sort_greedily(model, self, problems)
         return (answers == problems.sort(dim=1).values).all(dim=1).float().mean().item()
+
+
+def check_task(task: SortTask) -> None:
+    """Raise a clear error unless ``task`` has at least 2 digits of at least 2 kinds, and few
+    enough problems to enumerate."""
+    check_positive_int(task.length, "length", minimum=2)
+    check_positive_int(task.n_digits, "n_digits", minimum=2)
+    if task.n_digits**task.length > 1_000_000:
+        raise ValueError(
+            f"{task.n_digits}**{task.length} problems are too many to enumerate; "
+            "choose a shorter length or fewer digits"
+        )
+
+
+def check_problems(task: SortTask, problems) -> torch.Tensor:
+    """Return ``problems`` if it is a (N, length) tensor of digits; raise a clear error otherwise."""
+    if not isinstance(problems, torch.Tensor) or problems.dtype != torch.long:
+        raise TypeError("problems must be a torch.Tensor of digits (dtype torch.long)")
+    if problems.dim() != 2 or problems.shape[1] != task.length:
+        raise ValueError(
+            f"problems must have shape (N, {task.length}), got {tuple(problems.shape)}"
+        )
+    if problems.numel() and (problems.min() < 0 or problems.max() >= task.n_digits):
+        raise ValueError(f"problems must hold digits 0 .. {task.n_digits - 1}")
+    return problems
 
 
 def check_model_fits(model: nn.Module, task: SortTask) -> None:
@@ -105,7 +112,7 @@ def check_model_fits(model: nn.Module, task: SortTask) -> None:
 def sort_greedily(model: nn.Module, task: SortTask, problems: torch.Tensor) -> torch.Tensor:
     """The model's answers to ``problems``: it writes one digit at a time, each its most likely."""
     check_model_fits(model, task)
-    task.check_problems(problems)
+    check_problems(task, problems)
     was_training = model.training
     model.eval()
     tokens = problems

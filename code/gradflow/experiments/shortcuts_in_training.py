@@ -96,11 +96,7 @@ class DegradationConfig:
     shortcuts: tuple[bool, ...] = (False, True)  # which families to train: plain, residual or both
 
     def __post_init__(self):  # the training settings are checked by train_classifier, before a step
-        if len(self.seeds) == 0:
-            raise ValueError("seeds is empty: give at least one seed")
-        if not self.shortcuts or not set(self.shortcuts) <= {False, True}:
-            raise ValueError(f"shortcuts must be False, True or both, got {self.shortcuts!r}")
-        self.specs()  # each NetSpec checks its depth, width and init
+        check_degradation(self)
 
     def specs(self) -> list[NetSpec]:
         """The networks to train: shallow and deep, plain and residual (or the ``shortcuts`` asked for)."""
@@ -119,6 +115,15 @@ class Run:
     seed: int  # seed of its weights and of its minibatch order
     model: ScaledShortcutMLP  # the trained network
     history: History  # training loss and test accuracy over steps
+
+
+def check_degradation(config: DegradationConfig) -> None:
+    """Raise a clear error unless ``config`` has seeds, known families and valid networks."""
+    if len(config.seeds) == 0:
+        raise ValueError("seeds is empty: give at least one seed")
+    if not config.shortcuts or not set(config.shortcuts) <= {False, True}:
+        raise ValueError(f"shortcuts must be False, True or both, got {config.shortcuts!r}")
+    config.specs()  # each NetSpec checks its depth, width and init
 
 
 def _check_inputs(config: DegradationConfig, data: Digits) -> None:

@@ -396,6 +396,18 @@ LESION_FAMILIES = {
 }
 
 
+def check_trained(trained: dict[str, nn.Module], depth: int) -> dict[str, nn.Module]:
+    """Return ``trained`` if it maps names of ``LESION_FAMILIES`` to networks of ``depth`` blocks."""
+    for name, model in trained.items():
+        if name not in LESION_FAMILIES:
+            raise ValueError(f"unknown family {name!r}; choose from {list(LESION_FAMILIES)}")
+        if len(model.layers) - 1 != depth:
+            raise ValueError(
+                f"the trained {name!r} has {len(model.layers) - 1} blocks, not {depth}"
+            )
+    return trained
+
+
 def lesion_over_seeds(
     data: Digits,
     depth: int = 16,
@@ -413,14 +425,7 @@ def lesion_over_seeds(
     check_positive_int(depth, "depth")
     if not seeds:
         raise ValueError("lesion_over_seeds needs at least one seed")
-    trained = dict(trained or {})
-    for name, model in trained.items():
-        if name not in LESION_FAMILIES:
-            raise ValueError(f"unknown family {name!r}; choose from {list(LESION_FAMILIES)}")
-        if len(model.layers) - 1 != depth:
-            raise ValueError(
-                f"the trained {name!r} has {len(model.layers) - 1} blocks, not {depth}"
-            )
+    trained = check_trained(dict(trained or {}), depth)
     results: dict[str, list[LesionResult]] = {}
     for name, spec in LESION_FAMILIES.items():
         for i, seed in enumerate(seeds):
