@@ -55,11 +55,11 @@ def pdf(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the unit tests and the tests of a freshly built site, one worker per core (the site's
-    tests share one worker and one build: tests/conftest.py). ``-- -m unit`` runs the unit tier,
-    ``-- -n 0`` one process."""
+    """Run the unit tests and the tests of a freshly built site, one worker per core (each test
+    file stays on one worker; the workers share one build of the site: tests/conftest.py).
+    ``-- -m unit`` runs the unit tier, ``-- -n 0`` one process."""
     install(session, "docs,test")
-    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "loadfile", *session.posargs)
 
 
 @nox.session

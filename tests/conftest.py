@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 # the book's settings, written once in pyproject.toml ([tool.book])
@@ -56,16 +57,10 @@ def sphinx_build(
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that is neither a site test nor a build test belongs to the unit tier.
-
-    Run in parallel (``nox -s tests`` passes ``-n auto --dist loadgroup`` to pytest-xdist), the
-    tests of the built site go to one worker, which builds the site once, and every other file's
-    tests stay together, so a fixture a module shares is made once."""
+    """Every test that is neither a site test nor a build test belongs to the unit tier."""
     for item in items:
         if not any(any(item.iter_markers(name)) for name in ("site", "build")):
             item.add_marker(pytest.mark.unit)
-        group = "site" if any(item.iter_markers("site")) else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_configure(config):
@@ -79,17 +74,29 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The built site: GRADFLOW_SITE if it names a build, else a fresh build made for this session."""
+    """The built site: GRADFLOW_SITE if it names a build, else one fresh build for the whole run.
+
+    Run in parallel (``nox -s tests`` passes ``-n auto --dist loadfile`` to pytest-xdist), the
+    first worker that needs the site builds it into the run's shared folder while the others wait
+    for its lock, then every worker reads the same pages; a failed build is reported to each of
+    them, not tried again."""
     prebuilt = os.environ.get("GRADFLOW_SITE")
     if prebuilt:
         path = Path(prebuilt)
         assert (path / "index.html").is_file(), f"GRADFLOW_SITE={prebuilt} holds no built site"
         return path
-    outdir = tmp_path_factory.mktemp("site") / "html"
-    result = sphinx_build(ROOT, outdir)
-    assert result.returncode == 0, (
-        f"the site build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
-    )
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the workers' folders share this one
+    outdir, log = shared / "site" / "html", shared / "site" / "build.log"
+    with FileLock(shared / "site.lock"):
+        if not log.exists():
+            outdir.mkdir(parents=True, exist_ok=True)
+            result = sphinx_build(ROOT, outdir)
+            status = "ok" if result.returncode == 0 else "failed"
+            log.write_text(f"{status}\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
+    status, _, output = log.read_text().partition("\n")
+    assert status == "ok", f"the site build failed:\n{output}"
     return outdir
 
 
