@@ -8,6 +8,7 @@ lessons it executed. Lesson budgets are set by the issues that add the lessons.
 
     nox -s bench                       # every lesson, then the full build
     nox -s bench -- --lessons-only     # skip the site build
+    nox -s bench -- --bare 330         # the site builds alone, against a bare time measured before
 """
 
 import argparse
@@ -182,7 +183,17 @@ def code_stats() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lessons-only", action="store_true", help="skip the site builds")
+    parser.add_argument(
+        "--bare",
+        type=float,
+        help="the lessons' bare execution in seconds, measured before: "
+        "skip timing the lessons and time the site builds against it",
+    )
     args = parser.parse_args()
+    if args.bare:
+        code_stats()
+        time_builds(args.bare)
+        return
     over, bare = [], 0.0
     print(f"{'lesson':<28} {'bare execution':>15} {'budget':>8}")
     for path in sorted((ROOT / "lessons").glob("*.md")):
