@@ -146,9 +146,8 @@ class GatedResidualMLP(ShortcutMLP):
             layer_sizes, use_shortcut=True, activation=activation, last_activation=False
         )
         n_blocks = check_blocks(self, layer_sizes)  # how many layers have a shortcut: at least one
-        self.gates = nn.Parameter(
-            torch.full((n_blocks,), gate_init, dtype=torch.float32)
-        )  # per block
+        # one scalar per block
+        self.gates = nn.Parameter(torch.full((n_blocks,), gate_init, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block = 0
@@ -179,9 +178,8 @@ def build_mlp(
     names a scheme of :mod:`gradflow.init` (``"he"`` also zeroes the biases). The weights are drawn
     from PyTorch's generator seeded with ``seed``; the caller's random state is left untouched.
     """
-    check_positive_int(
-        n_linear, "n_linear"
-    )  # the layers check their widths, init_weights the scheme
+    # the layers check their widths, init_weights the scheme
+    check_positive_int(n_linear, "n_linear")
     sizes = [in_features] + [width] * (n_linear - 1) + [out_features]  # n_linear + 1 widths
     with seeded(seed):
         model = ScaledShortcutMLP(sizes, use_shortcut, activation, False, branch_scale)

@@ -44,9 +44,8 @@ class SortTask:
         check_int(seed, "seed")
         if not 0 < test_fraction < 1:
             raise ValueError(f"test_fraction must lie between 0 and 1, got {test_fraction!r}")
-        problems = torch.tensor(
-            list(itertools.product(range(self.n_digits), repeat=self.length))
-        )  # (N, length)
+        every = itertools.product(range(self.n_digits), repeat=self.length)
+        problems = torch.tensor(list(every))  # (N, length): every problem
         order = torch.randperm(len(problems), generator=generator(seed))
         n_test = round(test_fraction * len(problems))
         return problems[order[n_test:]], problems[order[:n_test]]

@@ -73,9 +73,8 @@ def train_classifier(
     _check_loop(seed, steps, lr, batch_size, record_every)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
-    opt = OPTIMIZERS[optimizer](
-        model.parameters(), lr=lr, foreach=True
-    )  # one call per update over all tensors
+    # foreach: each update is one call over all the tensors (the same numbers, fewer calls)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, foreach=True)
     gen = generator(seed)
     weights = [p for _, p in weight_matrices(model)]
     history = History()
