@@ -112,7 +112,7 @@ def train_sequence_model(
     model: nn.Module,
     task: "SortTask",
     train_problems: torch.Tensor,
-    test_problems: torch.Tensor,
+    test_problems: torch.Tensor | None,
     steps: int = 200,
     lr: float = 1e-3,
     warmup: int = 0,
@@ -128,7 +128,8 @@ def train_sequence_model(
     Minibatches come from a seeded generator, so a run repeats exactly. Each record holds the loss on
     the answers of the first ``n_eval`` training problems and the per-block gradient norms of that
     step's minibatch; the fraction of test problems answered wholly right, which costs one forward
-    pass per answer digit, is measured once, after the last step. ``on_record``, if given, is
+    pass per answer digit, is measured once, after the last step (not at all if ``test_problems`` is
+    None). ``on_record``, if given, is
     called with the model at every record, for measurements of one's own. The task makes the
     examples (``task.examples``) and scores the answers (``task.accuracy``), as
     ``gradflow.tasks.SortTask`` does.
@@ -156,7 +157,8 @@ def train_sequence_model(
             if on_record is not None:
                 on_record(model)
         if step == steps:
-            history.test_accuracy.append(task.accuracy(model, test_problems))
+            if test_problems is not None:
+                history.test_accuracy.append(task.accuracy(model, test_problems))
             break
         model.train()
         idx = torch.randint(0, len(train_problems), (batch_size,), generator=gen)

@@ -125,7 +125,7 @@ def train(
         model,
         TASK,
         train_problems,
-        test_problems if test else test_problems[:1],  # one problem: the loop's accuracy is cheap
+        test_problems if test else None,
         steps=budget.steps if steps is None else steps,
         lr=budget.lr if lr is None else lr,
         warmup=warmup,
@@ -133,8 +133,6 @@ def train(
         seed=seed,
         record_every=budget.record_every,
     )
-    if not test:
-        history.test_accuracy.clear()  # measured on one problem only: not a test accuracy
     return Trained(model, history)
 
 
@@ -327,7 +325,7 @@ def step_by_step(
     seed; the logit spread is measured on the answer positions of the first 128 training problems."""
     _check_seeds(seeds)
     inputs, _ = TASK.examples(problems()[0][:128])
-    train_problems, test_problems = problems()
+    train_problems, _ = problems()
     runs = []
     for seed in seeds:
         model = build(n_layers, use_shortcut, seed=seed, budget=budget, eps=eps)
@@ -341,7 +339,7 @@ def step_by_step(
             model,
             TASK,
             train_problems,
-            test_problems[:1],  # the test accuracy is not needed here
+            None,  # the test accuracy is not needed here
             steps=steps,
             lr=budget.lr,
             batch_size=budget.batch_size,
