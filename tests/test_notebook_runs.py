@@ -5,63 +5,110 @@ one worker while the other runs the rest of the suite)."""
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import ROOT
 
-LESSONS = sorted(p.stem for p in (ROOT / "lessons").glob("*.md"))
+# Longest first, so that the two kernels below finish together (a chapter not in this list first).
+LONGEST_FIRST = [
+    "training_transformers",
+    "why_residuals_work",
+    "shortcuts_in_training",
+    "transformer_block",
+    "vanishing_gradients",
+    "shortcut_connections",
+]
+LESSONS = sorted(
+    (p.stem for p in (ROOT / "lessons").glob("*.md")),
+    key=lambda stem: LONGEST_FIRST.index(stem) if stem in LONGEST_FIRST else -1,
+)
 
-# Running every chapter's notebook again takes about as long as executing the book (measured on 2
-# busy cores: shortcut connections 5 s, vanishing gradients 10 s, transformer block 11 s, why
-# residuals work 28 s, shortcuts in training about 45 s); CI runs them all, and so does
-# GRADFLOW_ALL_NOTEBOOKS=1. The shortest chapter always runs.
+# Running every chapter's notebook again takes about as long as executing the book; CI runs them
+# all, and so does GRADFLOW_ALL_NOTEBOOKS=1. The shortest chapter always runs.
 SHORTEST = "shortcut_connections"
+EVERY_CHAPTER = bool(os.environ.get("CI") or os.environ.get("GRADFLOW_ALL_NOTEBOOKS"))
+
+# A module that Python imports at start-up (``sitecustomize``) and that puts a finder at the front
+# of ``sys.meta_path`` refusing ``myst_nb``: the kernel of a reader without MyST-NB.
+HIDE_MYST_NB = """\
+import sys
+
+class HideMystNb:
+    def find_spec(self, name, path=None, target=None):
+        if name == 'myst_nb' or name.startswith('myst_nb.'):
+            raise ImportError('myst_nb is hidden: a reader without MyST-NB')
+        return None
+
+sys.meta_path.insert(0, HideMystNb())
+"""
+
+CHECK_HIDDEN = """\
+try:
+    import myst_nb
+except ImportError:
+    pass
+else:
+    raise AssertionError('myst_nb was importable')"""
 
 
-@pytest.mark.site
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_downloaded_notebook_runs_without_myst_nb(site, lesson, tmp_path, monkeypatch):
-    """The downloaded notebook runs top to bottom in a fresh kernel of this environment (which has
-    gradflow) in an empty folder, as on a reader's machine. The kernel cannot import MyST-NB: a
-    ``sitecustomize`` module on its PYTHONPATH, which Python imports at start-up, puts a finder at
-    the front of ``sys.meta_path`` that refuses ``myst_nb``, so the lessons' ``glue`` must take its
-    fallback. A first cell added to the notebook checks that the import really fails there."""
+def run_notebook(site, lesson, work, env):
+    """Run the lesson's downloaded notebook in ``work`` with a kernel started with ``env``; return
+    the notebook's error outputs and the seconds it took."""
     import nbformat
     from nbclient import NotebookClient
 
-    if lesson != SHORTEST and not (
-        os.environ.get("CI") or os.environ.get("GRADFLOW_ALL_NOTEBOOKS")
-    ):
-        pytest.skip("set GRADFLOW_ALL_NOTEBOOKS=1 to run every chapter (CI does)")
-    hide = tmp_path / "hide"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text(
-        "import sys\n\n"
-        "class HideMystNb:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'myst_nb' or name.startswith('myst_nb.'):\n"
-        "            raise ImportError('myst_nb is hidden: a reader without MyST-NB')\n"
-        "        return None\n\n"
-        "sys.meta_path.insert(0, HideMystNb())\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(hide))
-    work = tmp_path / "reader"
     work.mkdir()
     shutil.copy(site / "lessons" / f"{lesson}.ipynb", work)
     nb = nbformat.read(work / f"{lesson}.ipynb", as_version=4)
-    check = "try:\n    import myst_nb\nexcept ImportError:\n    pass\nelse:\n    raise AssertionError('myst_nb was importable')"
     # this environment has gradflow already: the install cell (tests/test_reader_notebook.py) goes
     nb.cells = [c for c in nb.cells if "install" not in c.metadata.get("tags", [])]
-    nb.cells.insert(0, nbformat.v4.new_code_cell(check))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(CHECK_HIDDEN))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
     start = time.perf_counter()
-    NotebookClient(
+    client = NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}
-    ).execute()
-    seconds = time.perf_counter() - start
-    print(f"{lesson}.ipynb ran in {seconds:.1f} s without myst_nb")
+    )
+    client.execute(env=env)
     errors = [out for c in nb.cells for out in c.get("outputs", []) if out.output_type == "error"]
+    return errors, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def notebook_runs(site, tmp_path_factory):
+    """Every chapter's notebook that this run checks, started together, two kernels at a time (one
+    torch thread each; the other test worker shares the two cores).
+
+    The kernels run on the processor's own kernels, as a reader's would, even where the tests' site
+    build runs on PyTorch's plainest ones (``ATEN_CPU_CAPABILITY=default`` in CI): so every CI run
+    checks the lessons' claims on both paths, the build's and the reader's."""
+    lessons = LESSONS if EVERY_CHAPTER else [SHORTEST]
+    root = tmp_path_factory.mktemp("notebooks")
+    hide = root / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(HIDE_MYST_NB)
+    env = {key: value for key, value in os.environ.items() if key != "ATEN_CPU_CAPABILITY"}
+    env["PYTHONPATH"] = str(hide)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {
+            lesson: pool.submit(run_notebook, site, lesson, root / lesson, env)
+            for lesson in lessons
+        }
+        yield runs
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_downloaded_notebook_runs_without_myst_nb(notebook_runs, lesson):
+    """The downloaded notebook runs top to bottom in a fresh kernel of this environment (which has
+    gradflow) in an empty folder, as on a reader's machine. The kernel cannot import MyST-NB, so the
+    lessons' ``glue`` must take its fallback; a first cell added to the notebook checks that the
+    import really fails there."""
+    if lesson not in notebook_runs:
+        pytest.skip("set GRADFLOW_ALL_NOTEBOOKS=1 to run every chapter (CI does)")
+    errors, seconds = notebook_runs[lesson].result()
+    print(f"{lesson}.ipynb ran in {seconds:.1f} s without myst_nb")
     assert not errors
