@@ -18,6 +18,7 @@ from gradflow.paths import (
     lesion,
     path_counts,
     path_gradients,
+    peak_length,
     routed_forward,
     signal_rms,
 )
@@ -33,6 +34,13 @@ def test_path_counts_are_binomial_coefficients(n):
     counts = path_counts(n)
     assert counts == [math.comb(n, k) for k in range(n + 1)]
     assert sum(counts) == 2**n
+
+
+@pytest.mark.parametrize("n", [1, 8, 32])
+@pytest.mark.parametrize("factor", [0.05, 0.3, 0.9, 2.5])
+def test_peak_length_is_where_the_weighted_counts_peak(n, factor):
+    weighted = [math.comb(n, k) * factor**k for k in range(n + 1)]
+    assert weighted[peak_length(n, factor)] == max(weighted)
 
 
 def test_path_counts_of_two_blocks_by_hand():

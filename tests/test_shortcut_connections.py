@@ -11,6 +11,7 @@ from gradflow.experiments.shortcut_connections import (
     activation_slopes,
     depth_profiles,
     first_layer_path,
+    gain_split,
     path_split,
     seed_sweep,
     smallest_deep_gains,
@@ -41,6 +42,17 @@ def test_sweep_factors_multiply_to_the_profile(kind):
         product = [f["error"] * p * h for p, h in zip(f["path"], f["input"], strict=True)]
         assert product == pytest.approx(entry[kind]["profile"], rel=1e-5)
         assert f["input"][0] == pytest.approx(2 / 3)  # mean |x| of the example [1, 0, -1]
+
+
+def test_gain_split_multiplies_to_the_first_layers_gain():
+    """Both networks see the same input, so the first layer's gain is the output error's ratio
+    times the first layer's path ratio, which the split cuts at the last layer."""
+    for entry in seed_sweep([0, 1, 2]):
+        error, last, hidden = gain_split(entry)
+        gain = entry["residual"]["profile"][0] / entry["plain"]["profile"][0]
+        assert error * last * hidden == pytest.approx(gain, rel=1e-5)
+        p, r = entry["plain"]["factors"], entry["residual"]["factors"]
+        assert last == pytest.approx(r["path"][-1] / p["path"][-1])
 
 
 def test_sweep_follows_the_seed_offset(monkeypatch):

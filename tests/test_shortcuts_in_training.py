@@ -21,7 +21,6 @@ from gradflow.experiments.shortcuts_in_training import (
     depth_sweep,
     final_metrics,
     sharpness,
-    spread,
     stream_mean_squares,
     unscaled_control,
 )
@@ -99,9 +98,10 @@ def test_final_metrics_by_hand(digits):
     runs = degradation_experiment(config, digits)["plain, 1 layers"]
     losses = [r.history.train_loss[-1] for r in runs]
     m = final_metrics(runs)
-    assert m["loss_mean"] == pytest.approx(sum(losses) / 2)
-    assert m["loss_median"] == pytest.approx(sum(losses) / 2)  # the median of two is their mean
-    assert m["loss_min"] == min(losses) and m["loss_max"] == max(losses)
+    assert m["loss"].median == pytest.approx(sum(losses) / 2)  # the median of two is their mean
+    assert m["loss"].low == min(losses) and m["loss"].high == max(losses)
+    accuracy = [r.history.test_accuracy[-1] for r in runs]
+    assert m["accuracy"] == (sum(accuracy) / 2, min(accuracy), max(accuracy))
 
 
 def test_a_diverged_run_counts_as_an_infinite_loss(digits):
@@ -109,14 +109,8 @@ def test_a_diverged_run_counts_as_an_infinite_loss(digits):
     runs = degradation_experiment(config, digits)["plain, 1 layers"]
     runs[1].history.train_loss[-1] = float("nan")
     m = final_metrics(runs)
-    assert m["loss_max"] == math.inf and math.isfinite(m["loss_median"])
-    assert m["loss_median"] == max(r.history.train_loss[-1] for r in (runs[0], runs[2]))
-
-
-def test_spread_by_hand():
-    assert spread([3.0, 1.0, 10.0, 2.0, 4.0]) == {"median": 3.0, "min": 1.0, "max": 10.0}
-    with pytest.raises(ValueError, match="values is empty"):
-        spread([])
+    assert m["loss"].high == math.inf and math.isfinite(m["loss"].median)
+    assert m["loss"].median == max(r.history.train_loss[-1] for r in (runs[0], runs[2]))
 
 
 @pytest.mark.parametrize("use_shortcut", [False, True])

@@ -169,12 +169,6 @@ def test_warmup_study_runs_the_given_steps():
     assert all(len(runs) == 2 and runs[0].history.steps == [0, 10] for runs in study.values())
 
 
-def test_spread_by_hand():
-    assert tt.spread([3.0, 1.0, 2.0, 10.0]) == tt.Spread(median=2.5, low=1.0, high=10.0)
-    with pytest.raises(ValueError, match="empty"):
-        tt.spread([])
-
-
 def test_reference_losses_by_hand():
     # two digits, two of them: problems 00, 01, 10, 11 with answers 00, 01, 01, 11
     losses = tt.reference_losses(SortTask(length=2, n_digits=2))

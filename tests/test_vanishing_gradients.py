@@ -23,7 +23,6 @@ from gradflow.experiments.vanishing_gradients import (
     forward_spread,
     init_sweep,
     last_input_spread,
-    median_and_range,
     per_layer_factor,
     summarise_runs,
     train_seeds,
@@ -248,16 +247,6 @@ def test_depth_profiles_has_one_norm_per_layer(digits, depths):
     x, y = digits_batch(digits, 16)
     profiles = depth_profiles("tanh", depths, x, y, width=8)
     assert {d: len(p) for d, p in profiles.items()} == {d: d for d in depths}
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [([3.0], (3.0, 3.0, 3.0)), ([5, 1, 4], (4.0, 1.0, 5.0)), ([2, 9, 1, 4], (3.0, 1.0, 9.0))],
-)
-def test_median_and_range_by_hand(values, expected):
-    assert median_and_range(values) == expected
-    with pytest.raises(ValueError, match="values is empty"):
-        median_and_range([])
 
 
 def test_summarise_runs_by_hand():

@@ -12,6 +12,7 @@ Every function works on the book's MLPs, which keep their layers in ``model.laye
 one width, then an output layer.
 """
 
+import math
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack, contextmanager
 
@@ -42,6 +43,12 @@ def path_counts(n_blocks: int) -> list[int]:
         skip, through = counts + [0], [0] + counts  # the same paths, and those one block longer
         counts = [a + b for a, b in zip(skip, through, strict=True)]
     return counts
+
+
+def peak_length(n_blocks: int, factor: float) -> int:
+    """The path length that carries the most gradient when every branch on a path multiplies it by
+    the same ``factor``: the ``k`` at which ``comb(n_blocks, k) * factor**k`` is largest."""
+    return math.floor((n_blocks + 1) * factor / (1 + factor))
 
 
 def routed_forward(model: nn.Module, x: torch.Tensor, route: Sequence[bool]) -> torch.Tensor:

@@ -117,6 +117,17 @@ def seed_sweep(seeds: Sequence[int] = tuple(range(20))) -> list[dict]:
     return out
 
 
+def gain_split(entry: dict) -> tuple[float, float, float]:
+    """One seed of ``seed_sweep``: the first layer's gain from the shortcuts (residual over plain) as
+    the product of three ratios: the output error, the last layer's backward path, and the hidden
+    layers' path (the first layer's path over the last layer's)."""
+    p, r = entry["plain"]["factors"], entry["residual"]["factors"]
+    error = r["error"] / p["error"]
+    last = r["path"][-1] / p["path"][-1]
+    hidden = r["path"][0] / p["path"][0] / last
+    return error, last, hidden
+
+
 def activation_slopes(model: ShortcutMLP, x: torch.Tensor) -> list[torch.Tensor]:
     """For one example, the slope of every layer's activation at the pre-activation it receives."""
     if x.shape[0] != 1:

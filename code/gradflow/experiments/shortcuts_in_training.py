@@ -19,6 +19,7 @@ from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.landscape import filter_normalized_direction, loss_line
 from gradflow.mlp import NetSpec, ScaledShortcutMLP, build_network, fold_branch_scale
+from gradflow.seeds import Spread, spread
 from gradflow.train import History, train_classifier
 
 
@@ -185,8 +186,8 @@ def lr_sweep(
     return {lr: degradation_experiment(replace(config, lr=lr), data) for lr in lrs}
 
 
-def final_metrics(runs: Sequence[Run], last: int = 1) -> dict[str, float]:
-    """Mean, median, min and max over the seeds of the final training loss and test accuracy.
+def final_metrics(runs: Sequence[Run], last: int = 1) -> dict[str, Spread]:
+    """Median and range over the seeds of the final training loss and test accuracy.
 
     Each run's loss is the mean of its last ``last`` recorded values, which evens out the noise of a
     single evaluation; the accuracy is the last recorded one. A run that diverged (a loss of NaN)
@@ -198,16 +199,7 @@ def final_metrics(runs: Sequence[Run], last: int = 1) -> dict[str, float]:
     loss = np.array([np.mean(r.history.train_loss[-last:]) for r in runs])
     loss[np.isnan(loss)] = np.inf  # diverged
     acc = np.array([r.history.test_accuracy[-1] for r in runs])
-    return {
-        "loss_mean": float(loss.mean()),
-        "loss_median": float(np.median(loss)),
-        "loss_min": float(loss.min()),
-        "loss_max": float(loss.max()),
-        "acc_mean": float(acc.mean()),
-        "acc_median": float(np.median(acc)),
-        "acc_min": float(acc.min()),
-        "acc_max": float(acc.max()),
-    }
+    return {"loss": spread(loss), "accuracy": spread(acc)}
 
 
 @dataclass
@@ -243,11 +235,3 @@ def sharpness(
     }
     lowest = all(a.min() >= centre for a in axes)
     return Sharpness(centre, rise, lowest)
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, lowest and highest of ``values`` (one per seed)."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        raise ValueError("values is empty")
-    return {"median": float(np.median(arr)), "min": float(arr.min()), "max": float(arr.max())}

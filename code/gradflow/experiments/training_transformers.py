@@ -195,22 +195,6 @@ def warmup_window(
     return window
 
 
-@dataclass(frozen=True)
-class Spread:
-    """A measurement over seeds: its median, smallest and largest value."""
-
-    median: float
-    low: float
-    high: float
-
-
-def spread(values: Sequence[float]) -> Spread:
-    """The median and range of one measurement over seeds."""
-    if len(values) == 0:
-        raise ValueError("values is empty: give one value per seed")
-    return Spread(float(np.median(values)), float(np.min(values)), float(np.max(values)))
-
-
 def stream_growth(
     depths: Sequence[int] = (12, 48), seeds: Sequence[int] = (0, 1, 2), budget: Budget = BUDGET
 ) -> dict[tuple[int, bool], np.ndarray]:

@@ -8,7 +8,6 @@ sweep follows Glorot & Bengio (2010) and He et al. (2015).
 """
 
 import math
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from gradflow.data import Digits
 from gradflow.gradients import gradient_profile, record_inputs
 from gradflow.init import init_weights, seeded
 from gradflow.mlp import build_mlp
+from gradflow.seeds import Spread, spread
 from gradflow.train import History, train_classifier
 
 
@@ -225,15 +225,7 @@ def train_seeds(
     return runs
 
 
-def median_and_range(values: Iterable[float]) -> tuple[float, float, float]:
-    """The median, the smallest and the largest of ``values`` (over seeds, say)."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("values is empty: the median needs at least one value")
-    return statistics.median(values), min(values), max(values)
-
-
-def summarise_runs(runs: dict[int, SeedRun]) -> dict[str, tuple[float, float, float]]:
+def summarise_runs(runs: dict[int, SeedRun]) -> dict[str, Spread]:
     """Median, smallest and largest over the seeds of each number the lesson reports of a training:
     loss at the first and last record, final test accuracy, first and last layer's mean relative
     update and their ratio (last over first), and the forward spread before and after training."""
@@ -250,4 +242,4 @@ def summarise_runs(runs: dict[int, SeedRun]) -> dict[str, tuple[float, float, fl
         "spread_init": [run.spread_init for run in runs.values()],
         "spread_trained": [run.spread_trained for run in runs.values()],
     }
-    return {key: median_and_range(values) for key, values in per_seed.items()}
+    return {key: spread(values) for key, values in per_seed.items()}
