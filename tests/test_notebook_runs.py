@@ -40,6 +40,7 @@ def chapters_to_run() -> list[str]:
         return [lesson for lesson in LESSONS if lesson in QUICK]
     return [SHORTEST]
 
+
 # A module that Python imports at start-up (``sitecustomize``) and that puts a finder at the front
 # of ``sys.meta_path`` refusing ``myst_nb``: the kernel of a reader without MyST-NB.
 HIDE_MYST_NB = """\
