@@ -31,14 +31,7 @@ SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["b
     "sphinx-options"
 ]
 # Budget per lesson in seconds of bare execution on 2 CPU cores, from the issues that add them.
-BUDGETS = {
-    "vanishing_gradients": 60,
-    "shortcut_connections": 60,
-    "shortcuts_in_training": 90,
-    "transformer_block": 60,
-    "why_residuals_work": 120,
-    "training_transformers": 120,  # issue 20: every chapter under 120 s (issue 12 had 90)
-}
+BUDGETS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]["lesson-budgets"]
 TOTAL_BUDGET = 330  # issue 19: every lesson's bare execution in turn, seeds and all
 
 

@@ -8,6 +8,11 @@ lost the links in its code. This extension lets the cache keep every page whose 
 whatever its suffix. Listed in conf.py after ``sphinx_codeautolink``; tested in
 tests/test_learning_aids.py.
 
+It resolves the names in every page's code (importing the modules they come from: torch,
+scikit-learn and the book's package, seconds of a build) as soon as the pages are read, even when
+no page was read and none will be written. Here the same resolution runs when the first page is
+written instead, so a build that changed nothing does not pay for it.
+
 Its four CSS rules for the links live in book.css, so its own stylesheet is dropped: one request fewer
 to block the first paint.
 
@@ -69,10 +74,39 @@ def depart_section(self, node: nodes.section) -> None:
         self.title_stack.pop()
 
 
+def defer_references(app: Sphinx) -> None:
+    """Move sphinx-codeautolink's resolution of names from ``env-updated`` to just before the
+    first document is resolved for writing (``doctree-resolved``) or the first page with code is
+    written (``html-page-context``; the index and search pages, written by every build, have none)."""
+    create = extension.SphinxCodeAutoLink.create_references
+    listeners = app.events.listeners["env-updated"]
+    found = [entry for entry in listeners if getattr(entry.handler, "__func__", None) is create]
+    if not found:
+        return
+    state, pending = found[0].handler.__self__, []
+    app.disconnect(found[0].id)
+
+    def updated(app: Sphinx, env) -> None:
+        pending[:] = [env]  # resolve before this build's first page, with the env as it is now
+
+    def resolve(app: Sphinx, *args) -> None:
+        if pending:
+            state.create_references(app, pending.pop())
+
+    def page(app: Sphinx, pagename: str, *args) -> None:
+        if state.cache and state.cache.transforms.get(pagename):
+            resolve(app)
+
+    app.connect("env-updated", updated)
+    app.connect("doctree-resolved", resolve, priority=499)  # before the extension's own handlers
+    app.connect("html-page-context", page, priority=499)
+
+
 def setup(app: Sphinx) -> dict:
     extension.DataCache = AnySuffixDataCache  # the name the extension builds its cache with
     CodeBlockAnalyser.visit_title = visit_title
     CodeBlockAnalyser.depart_section = depart_section
+    defer_references(app)
     # registered by sphinx_codeautolink's setup, which conf.py lists before this extension
     app.registry.css_files = [
         (name, attributes)

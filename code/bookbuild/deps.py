@@ -3,6 +3,7 @@
 environment. Each dependency is hashed, so a change can be named."""
 
 import ast
+import functools
 import hashlib
 import os
 import platform
@@ -43,7 +44,8 @@ def _runtime_nodes(tree: ast.AST):
         yield from _runtime_nodes(node)
 
 
-def imported_modules(source: str, package: str = "") -> set[str]:
+@functools.cache  # the lessons share most modules: each text is parsed once per process
+def imported_modules(source: str, package: str = "") -> frozenset[str]:
     """The absolute names of the modules ``source`` imports (``package`` resolves relative imports).
 
     ``from a import b`` gives both ``a`` and ``a.b``, since ``b`` may be a module. Imports under
@@ -61,7 +63,7 @@ def imported_modules(source: str, package: str = "") -> set[str]:
                 base = node.module
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 def named_strings(source: str) -> set[str]:
@@ -159,13 +161,18 @@ def variables() -> str:
     )
 
 
-def fingerprint(lesson: Path, root: Path, code_dir: Path | None = None) -> dict[str, str]:
-    """A hash for each thing ``lesson`` depends on, keyed by what it is (paths relative to root)."""
+def fingerprint(
+    lesson: Path, root: Path, code_dir: Path | None = None, runtime: str | None = None
+) -> dict[str, str]:
+    """A hash for each thing ``lesson`` depends on, keyed by what it is (paths relative to root).
+
+    ``runtime`` is ``environment(root)`` where the caller has it already: reading every installed
+    package's metadata is most of a fingerprint's cost, and one build needs it once."""
     code_dir = code_dir or root / "code"
     code = lesson_code(lesson)
     hashes = {
         "code cells": _digest(code.encode()),
-        "environment": _digest(environment(root).encode()),
+        "environment": _digest((runtime or environment(root)).encode()),
         "environment variables": _digest(variables().encode()),
     }
     files = package_files(imported_modules(code), code_dir)

@@ -8,8 +8,10 @@ sets; then it rewrites the copied font in ``_static`` with just those glyphs (fo
 pinned theme fixes the input, so two builds write the same file.
 """
 
+import hashlib
 import io
 import re
+import shutil
 from pathlib import Path
 
 from fontTools import subset
@@ -78,7 +80,12 @@ def cut_icon_font(app: Sphinx, exception: Exception | None) -> None:
         logger.warning("bookbuild.icons: the theme's icon font or stylesheet moved; not cut")
         return
     codepoints = icons_in_use(outdir)
-    subset_font(source, font, codepoints)
+    # the same font and icons give the same cut: keep it beside the doctrees for the next build
+    key = hashlib.sha256(source.read_bytes() + repr(sorted(codepoints)).encode()).hexdigest()
+    cut = Path(app.doctreedir) / f"bookbuild-icons-{key[:16]}.woff2"
+    if not cut.is_file():
+        subset_font(source, cut, codepoints)
+    shutil.copyfile(cut, font)
     logger.info(
         f"bookbuild.icons: {len(codepoints)} icons kept, "
         f"{source.stat().st_size / 1024:.0f} KB -> {font.stat().st_size / 1024:.0f} KB"

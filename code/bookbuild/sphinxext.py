@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import re
+import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -79,6 +80,14 @@ def _record(cache, path: Path):
         return None
 
 
+def _budgets(root: Path) -> dict[str, float]:
+    """Each lesson's execution budget in seconds ([tool.book] lesson-budgets of pyproject.toml)."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_text()).get("tool", {}).get("book", {}).get("lesson-budgets", {})
+
+
 def _execute_in_parallel(app, lessons: dict[Path, dict]) -> None:
     """Execute ``lessons`` (path: fingerprint), one process per core; cache each success with its
     fingerprint."""
@@ -87,7 +96,9 @@ def _execute_in_parallel(app, lessons: dict[Path, dict]) -> None:
     if not lessons:
         return
     cache = _cache(app)
-    todo = [str(p) for p in lessons]
+    # the longest first (by the budgets in pyproject.toml), so that the processes finish together
+    budgets = _budgets(Path(app.confdir))
+    todo = sorted((str(p) for p in lessons), key=lambda p: (-budgets.get(Path(p).stem, 0), p))
     workers = min(len(todo), os.cpu_count() or 1)
     logger.info(f"[bookbuild] executing {len(todo)} lesson(s) in {workers} process(es)")
     context = multiprocessing.get_context("spawn")
@@ -111,12 +122,13 @@ def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
     saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
     cache = _cache(app)
     state, stale, reread, execute = {}, set(), set(added) | set(changed), {}
+    runtime = deps.environment(root)
     for docname in sorted(env.found_docs):
         path = Path(env.doc2path(docname))
         if not is_lesson(path):
             continue
         key = path.relative_to(root).as_posix()
-        state[key] = deps.fingerprint(path, root)
+        state[key] = deps.fingerprint(path, root, runtime=runtime)
         record = _record(cache, path)
         executed_with = (record.data or {}).get("fingerprint") if record is not None else None
         if executed_with != state[key]:
