@@ -5,6 +5,7 @@ site's chapters (vector, or raster at 200 dpi or more), a sensible number of pag
 broken reference; the landing page's download link finds it in the site. Skipped where TeX Live or
 poppler-utils is missing, except in CI, where that fails."""
 
+import json
 import os
 import re
 import shutil
@@ -83,12 +84,45 @@ def test_glued_numbers_are_in_the_prose(text):
 
 
 def site_figures(site):
-    """The figures of the site's chapters: images in the lessons' cell outputs."""
+    """The figures of the site's chapters: images in the lessons' cell outputs, and explorers."""
     count = 0
     for page in sorted((site / "lessons").glob("*.html")):
         html = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-        count += len(html.select("div.cell_output img"))
+        count += len(html.select("div.cell_output img, figure.gradflow-explorer"))
     return count
+
+
+def first_states(site) -> list[tuple[str, str]]:
+    """Each explorer of the site's chapters (chapter, what its first state shows): its controls'
+    starting values, as the static picture's title names them."""
+    states = []
+    for page in sorted((site / "lessons").glob("*.html")):
+        html = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for figure in html.select("figure.gradflow-explorer"):
+            texts = json.loads(figure.select_one("script.gfx-data").string)["controls"]
+            chosen = []
+            for span, control_texts in zip(figure.select(".gfx-control"), texts, strict=True):
+                control = span.select_one("input, select")
+                if control.name == "select":
+                    options = control.select("option")
+                    k = [o.has_attr("selected") for o in options].index(True)
+                elif control["type"] == "range":
+                    k = int(control["value"])
+                else:  # a check box
+                    k = int(control.has_attr("checked"))
+                chosen.append(control_texts[k])
+            states.append((page.stem, ", ".join(chosen)))
+    return states
+
+
+def test_every_explorer_is_in_the_pdf_as_its_first_state(text, site):
+    """Where no script runs, an explorer is a still picture of its first state, titled with its
+    controls' values: each explorer's title is in the PDF's text."""
+    states = first_states(site)
+    assert states, "the chapters hold no explorer"
+    flat = " ".join(text.split())
+    missing = [(chapter, title) for chapter, title in states if " ".join(title.split()) not in flat]
+    assert not missing, f"explorers without their picture in the PDF: {missing}"
 
 
 def test_every_figure_is_in_the_pdf(pdf, site):
