@@ -1,13 +1,20 @@
 """Protects the transformer lesson's code (gradflow.gpt.GPTModel, the block measurements of
 gradflow.gradients, gradflow.experiments.transformer_block, the block diagram): the small GPT has the right shapes, the per-block gradient norms are
 the norms of the gradients autograd computes, the similarity measure is right on hand-made cases,
-the figures draw, and bad arguments are refused with a message that names the problem."""
+the figures draw, the edge explorer carries every measurement of the sweep and says each state in
+words, and bad arguments are refused with a message that names the problem."""
+
+import gzip
+import re
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
+from bs4 import BeautifulSoup
 
 import gradflow.experiments.transformer_block as experiment
+from gradflow import explorer as gx
 from gradflow.diagrams import block_diagram
 from gradflow.experiments.transformer_block import gradient_profile_at_init, random_tokens
 from gradflow.gpt import GPTConfig, GPTModel, PostLNTransformerBlock, TransformerBlock
@@ -18,6 +25,7 @@ from gradflow.gradients import (
     token_similarity,
 )
 from gradflow.plots.style import plot_profiles
+from gradflow.plots.transformer_block import edge_blocks, edge_explorer
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
 
@@ -283,3 +291,120 @@ def test_gradient_parts_at_init():
     assert all(v.shape == (CFG.n_layers,) for v in parts.values())
     expected = gradient_profile_at_init(CFG, part="ff_out", seeds=(0,), batch_size=2, seq_len=4)
     assert list(parts["ff_out"]) == pytest.approx(list(expected), rel=1e-6)
+
+
+# -- the edge explorer: the first block's gradient against depth, by width and epsilon -------------
+def sweep_points(widths=(8, 16), depths=(2, 3, 5), epsilons=(1e-5, 1e-12)):
+    """A made-up sweep in which every measurement has its own value."""
+    return [
+        experiment.SweepPoint(C, L, eps, sc, gradient=C * L * (2.0 if sc else 10.0**-L) * e, sigma_last=0.0)
+        for C in widths
+        for L in depths
+        for e, eps in enumerate(epsilons, start=1)
+        for sc in (False, True)
+    ]  # fmt: skip
+
+
+def drawn_points(d: str, xaxis, yaxis, top: float) -> list[tuple[float, float]]:
+    """An SVG path of the explorer back in data units."""
+    out = []
+    for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d):
+        fx = (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT)
+        fy = (gx.BOTTOM - float(py)) / (gx.BOTTOM - top)
+        out.append((xaxis.lo + fx * (xaxis.hi - xaxis.lo), yaxis.lo * (yaxis.hi / yaxis.lo) ** fy))
+    return out
+
+
+def test_edge_explorer_carries_every_point():
+    points = sweep_points()
+    explorer = edge_explorer(points)
+    value = {(p.emb_dim, p.n_layers, p.eps, p.use_shortcut): p.gradient for p in points}
+    assert explorer.controls[0].values == [8, 16] and explorer.controls[1].values == [1e-5, 1e-12]
+    data, top = explorer.data(), explorer._legend()[1]
+    for i, C in enumerate((8, 16)):
+        for j, eps in enumerate((1e-5, 1e-12)):
+            view, xaxis, yaxis, xs = explorer.views[(C, eps)]
+            caption, parts = data["states"][i][j]
+            assert caption == view.caption and caption.startswith(f"Width {C}, ε = 10⁻")
+            assert xs == [2, 3, 5]
+            for k, sc in enumerate((False, True)):
+                expected = [value[C, L, eps, sc] for L in (2, 3, 5)]
+                assert list(view.y["with" if sc else "without"]) == expected
+                drawn = drawn_points(data["pool"][parts[2 + k]], xaxis, yaxis, top)
+                assert [x for x, _ in drawn] == pytest.approx([2, 3, 5], abs=0.01)
+                assert [y for _, y in drawn] == pytest.approx(expected, rel=0.05)
+    # one vertical axis for every state, in whole decades, holding every value
+    axes = [explorer.views[key][2] for key in explorer.views]
+    assert all(axis == axes[0] for axis in axes) and all(axes[0].holds(v) for v in value.values())
+
+
+def test_edge_explorer_caption_by_hand():
+    # width 100, eps 1e-5: the edge is (0.02^2 * 100)^2 / 2e-5 = 0.0016 / 2e-5 = 80 blocks
+    assert edge_blocks(100, 1e-5) == pytest.approx(80.0)
+    grads = {(2, False): 3.0, (2, True): 1.0, (4, False): 0.5, (4, True): 1.0,
+             (8, False): 2e-5, (8, True): 2.0}  # fmt: skip
+    points = [
+        experiment.SweepPoint(100, L, eps, sc, g * (1 if eps == 1e-5 else 10), 0.0)
+        for (L, sc), g in grads.items()
+        for eps in (1e-5, 1e-12)
+    ]
+    explorer = edge_explorer(points)
+    assert repr(explorer) == (
+        "Width 100, ε = 10⁻⁵: a sub-layer's output falls below √ε beyond 80.0 blocks. Without "
+        "shortcuts the first block gets less gradient than with them from 4 blocks on; at 8 "
+        "blocks, 1.00 × 10⁻⁵ times as much."
+    )
+    # eps 1e-12: the edge at 8e8 blocks; the same ratios, as every gradient is ten times larger
+    assert explorer.views[(100, 1e-12)][0].caption.startswith(
+        "Width 100, ε = 10⁻¹²: a sub-layer's output falls below √ε beyond 800,000,000 blocks."
+    )
+    points[0] = experiment.SweepPoint(100, 2, 1e-5, False, 0.5, 0.0)  # less at 2 blocks (and at 8)
+    points[4] = experiment.SweepPoint(100, 4, 1e-5, False, 5.0, 0.0)  # more at 4: not "from ... on"
+    assert "less gradient than with them at 2 of the 3 depths" in repr(edge_explorer(points))
+
+
+def test_edge_explorer_is_accessible_and_within_budget():
+    widths, depths = (32, 64, 96), (4, 8, 16, 24, 32, 48)
+    explorer = edge_explorer(sweep_points(widths, depths), width=64)
+    html = explorer._repr_html_()
+    soup = BeautifulSoup(html, "html.parser")
+    slider = soup.find("input", type="range")
+    assert (slider["min"], slider["max"], slider["value"]) == ("0", "2", "1")
+    assert slider["aria-valuetext"] == "C = 64"
+    assert [o.get_text() for o in soup.find_all("option")] == ["ε = 10⁻⁵", "ε = 10⁻¹²"]
+    assert soup.figcaption.get_text().startswith("Width 64, ε = 10⁻⁵")
+    for path in soup.find_all("path", class_="gfx-series"):
+        assert path["d"].count("M") + path["d"].count("L") == len(depths), "one point per depth"
+    # every control changes the caption from every state
+    captions = {explorer.views[key][0].caption for key in explorer.views}
+    assert len(captions) == len(widths) * 2
+    weight = len(gzip.compress(html.encode()))
+    assert weight <= 30_000, f"the edge explorer adds {weight} bytes gzipped"
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (lambda ps: [], ValueError, "empty"),
+        (lambda ps: ps[1:], ValueError, "missing"),
+        (lambda ps: [*ps, ps[0]], ValueError, "measured twice"),
+        (lambda ps: [replace(ps[0], gradient=0.0), *ps[1:]], ValueError, "finite number above 0"),
+        (
+            lambda ps: [replace(ps[0], gradient=float("nan")), *ps[1:]],
+            ValueError,
+            "finite number above 0",
+        ),
+        (lambda ps: [replace(ps[0], gradient="1"), *ps[1:]], ValueError, "finite number above 0"),
+        (lambda ps: [replace(ps[0], gradient=float("inf")), *ps[1:]], ValueError, "finite"),
+    ],
+)
+def test_edge_explorer_rejects_bad_points(change, error, message):
+    with pytest.raises(error, match=message):
+        edge_explorer(change(sweep_points()))
+
+
+def test_edge_explorer_rejects_an_unmeasured_start():
+    with pytest.raises(ValueError, match="not a value of control 'width'"):
+        edge_explorer(sweep_points(), width=12)
+    with pytest.raises(ValueError, match="not a value of control 'eps'"):
+        edge_explorer(sweep_points(), eps=1e-3)
