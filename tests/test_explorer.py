@@ -252,6 +252,12 @@ def test_axes_by_hand():
     assert gx.sci(0.000123456) == "1.23 × 10⁻⁴" and gx.decade(-12) == "10⁻¹²"
 
 
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_a_log_axis_refuses_values_that_are_not_finite(bad):
+    with pytest.raises(ValueError, match="finite"):
+        gx.log_axis("g", [1e-3, bad])
+
+
 def test_static_pictures_for_print_and_notebooks():
     explorer = small()
     assert explorer._repr_pdf_().startswith(b"%PDF")

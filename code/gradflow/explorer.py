@@ -94,6 +94,8 @@ class Axis:
 def log_axis(label: str, values: Sequence[float], most: int = 7) -> Axis:
     """A logarithmic axis over whole decades that holds every positive value of ``values``; at most
     ``most`` decades are labelled, every decade has a tick."""
+    if any(v is not None and not math.isfinite(v) for v in values):
+        raise ValueError(f"axis {label!r}: values must be finite numbers (None for a gap)")
     positive = [v for v in values if v is not None and v > 0]
     if not positive:
         raise ValueError(f"axis {label!r}: a logarithmic axis needs a value above 0")
