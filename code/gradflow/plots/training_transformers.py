@@ -3,6 +3,7 @@ accuracies, for GPTs of several depths with and without shortcuts, and the train
 (``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a menu for the
 seed."""
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -86,10 +87,11 @@ def training_explorer(
         raise TypeError("grid must be a non-empty dict {(depth, use_shortcut): runs}")
     if not isinstance(n_digits, int) or isinstance(n_digits, bool) or n_digits < 2:
         raise ValueError(f"n_digits must be an int of at least 2, got {n_digits!r}")
-    seeds = list(seeds)
-    depths = sorted({d for d, _ in grid})
+    seeds, depths = list(seeds), sorted({d for d, _ in grid})
     if set(grid) != {(d, s) for d in depths for s in (False, True)}:
         raise ValueError("grid needs runs with and without shortcuts at every depth")
+    if len(depths) < 2 or len(seeds) < 2:  # else a control would have nothing to choose from
+        raise ValueError(f"give two depths or more and two seeds or more: {depths}, {seeds}")
     steps = grid[depths[0], False][0].history.steps
     guess = math.log(n_digits)
     ratios = {}  # (depth, use_shortcut) -> (seeds, records): each record's loss over ln n_digits
@@ -100,8 +102,9 @@ def training_explorer(
             raise ValueError(f"grid{key}: every run needs records at the same steps {steps}")
         ratios[key] = np.array([r.history.train_loss for r in runs]) / guess
     values = np.concatenate([r.ravel() for r in ratios.values()])
-    if not np.all(np.isfinite(values)) or values.min() <= 0:
-        raise ValueError("every recorded training loss must be finite and above 0")
+    if not np.all(np.isfinite(values)) or values.min() < 0:
+        raise ValueError("every recorded training loss must be finite and not negative")
+    depth_text = {d: f"{d} block{'' if d == 1 else 's'}" for d in depths}
     runs_text = {"median": f"median of {len(seeds)} seeds"} | {s: f"seed {s}" for s in seeds}
 
     def curve(d: int, use_shortcut: bool, run) -> np.ndarray:
@@ -111,7 +114,7 @@ def training_explorer(
     def caption(d: int, run) -> str:
         without, with_ = curve(d, False, run)[-1], curve(d, True, run)[-1]
         return (
-            f"{d} blocks, {runs_text[run]}: after {steps[-1]} steps the training loss is "
+            f"{depth_text[d]}, {runs_text[run]}: after {steps[-1]} steps the training loss is "
             f"{without:#.2g} times the loss of guessing (ln {n_digits}) without shortcuts and "
             f"{with_:#.2g} times it with them."
         )
@@ -130,12 +133,15 @@ def training_explorer(
     }
     # a linear axis from 0 to just above 1, the loss of guessing (the first steps can lie above it)
     hi = max(1.1, math.ceil(10 * values.max()) / 10)
-    ticks = [(v / 5, f"{v / 5:g}") for v in range(0, math.floor(5 * hi) + 1)]
+    step = next(
+        m * 10.0**k for k in itertools.count(-1) for m in (2, 5, 10) if hi / (m * 10.0**k) < 7
+    )
+    ticks = [(k * step, f"{k * step:g}") for k in range(math.floor(hi / step + 1e-9) + 1)]
     y = Axis(f"training loss ÷ ln {n_digits}", 0.0, hi, ticks=ticks)
     deepest = depths[-1] if depth is None else depth
     return Explorer(
         [
-            Slider("depth", "Depth", depths, [f"{d} blocks" for d in depths]),
+            Slider("depth", "Depth", depths, list(depth_text.values())),
             Menu("run", "Runs", runs_text),
         ],
         [
