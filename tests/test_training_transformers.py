@@ -3,19 +3,28 @@ experiments and gradflow.gradients.stream_rms): runs repeat exactly for a seed, 
 shortcuts runs and trains, GPT-2's output-projection scaling gives the stated standard deviations,
 gradient norms agree with PyTorch's own, the stream's RMS and its fits, the reference losses and the
 logit spread are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
-bad input is refused with a message naming it."""
+bad input is refused with a message naming it. The chapter's training explorer draws every run it is
+given (its paths read back through its axes) and its median, says each state in a caption checked
+by hand, is accessible and light, and refuses a grid it cannot draw."""
 
+import gzip
 import math
+import re
+import statistics
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
+from bs4 import BeautifulSoup
 
+from gradflow import explorer as gx
 from gradflow.experiments import training_transformers as tt
 from gradflow.gpt import GPTConfig, GPTModel, LayerNorm, out_projections
 from gradflow.gradients import block_weight_grad_norms, logit_spread, stream_rms, weight_matrices
+from gradflow.plots.training_transformers import training_explorer
 from gradflow.tasks import SortTask
-from gradflow.train import train_sequence_model, warmup_factor
+from gradflow.train import History, train_sequence_model, warmup_factor
 
 TASK = SortTask(length=4, n_digits=3)
 TINY = tt.Budget(emb_dim=16, n_heads=2, steps=30, batch_size=16, lr=3e-3, record_every=10)
@@ -262,3 +271,125 @@ def test_warmup_window_sweeps_the_rates_without_the_scaling():
     assert alone.history.test_accuracy == []
     with pytest.raises(ValueError, match="rates"):
         tt.warmup_window(rates=())
+
+
+# -- the training explorer (gradflow.plots.training_transformers.training_explorer) ----------------
+def explorer_grid(losses: dict, steps=(0, 5, 10)) -> dict:
+    """A grid of runs as shortcut_grid returns them, from each run's recorded losses alone."""
+    return {
+        key: [tt.Trained(None, History(steps=list(steps), train_loss=list(run))) for run in runs]
+        for key, runs in losses.items()
+    }
+
+
+def read_back(d: str, explorer, x_axis, y_axis) -> list[tuple[float, float]]:
+    """An SVG path of the explorer in data units, by the inverse of its linear axes, done by hand."""
+    top = explorer._legend()[1]
+    return [
+        (
+            x_axis.lo + (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT) * (x_axis.hi - x_axis.lo),
+            y_axis.lo + (gx.BOTTOM - float(py)) / (gx.BOTTOM - top) * (y_axis.hi - y_axis.lo),
+        )
+        for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d)
+    ]
+
+
+LN2 = math.log(2)
+HAND = {  # two depths, seeds 3 and 5, losses in units of ln 2 (the loss of guessing one of 2 digits)
+    (1, False): [[1.0, 0.6, 0.4], [1.0, 0.8, 0.6]],
+    (1, True): [[1.0, 0.5, 0.2], [1.0, 0.7, 0.4]],
+    (4, False): [[1.0, 1.0, 1.0], [1.0, 0.98, 0.96]],
+    (4, True): [[1.0, 0.5, 0.25], [1.0, 0.3, 0.05]],
+}
+
+
+def test_training_explorer_caption_by_hand():
+    grid = explorer_grid({k: [[LN2 * v for v in run] for run in runs] for k, runs in HAND.items()})
+    explorer = training_explorer(grid, (3, 5), n_digits=2)
+    # the first state: the deepest stack, the median of the two seeds (the mean of the two)
+    assert repr(explorer) == (
+        "4 blocks, median of 2 seeds: after 10 steps the training loss is 0.98 times the loss of "
+        "guessing (ln 2) without shortcuts and 0.15 times it with them."
+    )
+    captions = [caption for by_depth in explorer.data()["states"] for caption, _ in by_depth]
+    assert captions[1] == (
+        "1 block, seed 3: after 10 steps the training loss is 0.40 times the loss of guessing "
+        "(ln 2) without shortcuts and 0.20 times it with them."
+    )
+    assert len(set(captions)) == len(captions) == 6  # every move changes the words
+    low = training_explorer(grid, (3, 5), n_digits=2, depth=1)
+    assert repr(low).startswith("1 block, median of 2 seeds: ")
+    assert low.views[1, "median"][0].y["with"] == pytest.approx([1.0, 0.6, 0.3])
+
+
+def test_training_explorer_carries_every_run():
+    rng = np.random.default_rng(0)
+    seeds, steps = (0, 1, 2), list(range(0, 101, 10))
+    losses = {
+        (d, s): [list(rng.uniform(0.02, 1.15, len(steps))) for _ in seeds]
+        for d in (2, 8)
+        for s in (False, True)
+    }
+    explorer = training_explorer(explorer_grid(losses, steps), seeds, n_digits=3)
+    data = explorer.data()
+    assert data["controls"] == [["2 blocks", "8 blocks"],
+                                ["median of 3 seeds", "seed 0", "seed 1", "seed 2"]]  # fmt: skip
+    for i, d in enumerate((2, 8)):
+        for j, run in enumerate(["median", *seeds]):
+            caption, parts = data["states"][i][j]
+            assert caption.startswith(f"{d} blocks, {data['controls'][1][j]}: ")
+            _, x_axis, y_axis, _ = explorer.views[d, run]
+            for k, use_shortcut in enumerate((False, True)):
+                runs = losses[d, use_shortcut]
+                by_hand = [
+                    statistics.median(r[n] for r in runs) if run == "median" else runs[run][n]
+                    for n in range(len(steps))
+                ]
+                drawn = read_back(data["pool"][parts[2 + k]], explorer, x_axis, y_axis)
+                assert [x for x, _ in drawn] == pytest.approx(steps, abs=0.02)
+                assert [y for _, y in drawn] == pytest.approx(
+                    [v / math.log(3) for v in by_hand], abs=1e-3
+                )
+    # one vertical axis for every state, from 0 to above every value, with labelled ticks
+    y_axis = explorer.views[2, 0][2]
+    assert (
+        y_axis.lo == 0 and max(max(map(max, r)) for r in losses.values()) / math.log(3) <= y_axis.hi
+    )
+    assert [t for _, t in y_axis.ticks][:2] == ["0", "0.2"] and (1.0, "1") in y_axis.ticks
+
+
+def test_training_explorer_is_accessible_and_light():
+    seeds, steps = (0, 1, 2), list(range(0, 101, 10))
+    losses = {(d, s): [[1.0 - 0.009 * n * s for n in steps]] * 3 for d in (2, 8) for s in (0, 1)}
+    html = training_explorer(explorer_grid(losses, steps), seeds, n_digits=3)._repr_html_()
+    soup = BeautifulSoup(html, "html.parser")
+    slider = soup.find("input", type="range")
+    assert slider.find_parent("label").get_text(strip=True) == "Depth"
+    assert (slider["max"], slider["value"], slider["aria-valuetext"]) == ("1", "1", "8 blocks")
+    assert soup.find("select").find_parent("label").get_text().startswith("Runs")
+    assert soup.figcaption.get_text().startswith("8 blocks, median of 3 seeds")
+    assert len(gzip.compress(html.encode())) < 30_000
+
+
+@pytest.mark.parametrize(
+    "change, kwargs, error, match",
+    [
+        (lambda g: {}, {}, TypeError, "non-empty dict"),
+        (lambda g: {k: v for k, v in g.items() if k != (4, True)}, {}, ValueError, "with and without"),
+        (lambda g: {k: v for k, v in g.items() if k[0] == 4}, {}, ValueError, "two depths"),
+        (lambda g: g, {"seeds": (3,)}, ValueError, "two seeds"),
+        (lambda g: g, {"seeds": (3, 5, 7)}, ValueError, "2 runs for 3 seeds"),
+        (lambda g: g, {"n_digits": 1}, ValueError, "n_digits"),
+        (lambda g: g, {"depth": 2}, ValueError, "not a value of control 'depth'"),
+        (lambda g: {**g, (1, True): explorer_grid({0: HAND[1, True]}, (0, 5, 9))[0]}, {},
+         ValueError, "same steps"),
+        (lambda g: {**g, (1, True): explorer_grid({0: [[1.0, math.nan, 0.5]] * 2})[0]}, {},
+         ValueError, "finite"),
+        (lambda g: {**g, (1, True): explorer_grid({0: [[1.0, -0.1, 0.5]] * 2})[0]}, {},
+         ValueError, "not negative"),
+    ],
+)  # fmt: skip
+def test_training_explorer_refuses_bad_input(change, kwargs, error, match):
+    kwargs = {"seeds": (3, 5), "n_digits": 2, **kwargs}
+    with pytest.raises(error, match=match):
+        training_explorer(change(explorer_grid(HAND)), **kwargs)

@@ -1,13 +1,18 @@
 """Figures of the chapter on training transformers: loss curves over seeds beside the final test
-accuracies, for GPTs of several depths with and without shortcuts."""
+accuracies, for GPTs of several depths with and without shortcuts, and the training explorer
+(``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a menu for the
+seed."""
 
+import itertools
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradflow.plots.style import book_style, family_style, finish
+from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, View, integer_axis
+from gradflow.plots.style import PLAIN, RESIDUAL, book_style, family_style, finish
 
 if TYPE_CHECKING:  # result types of the training drawn here
     from gradflow.experiments.training_transformers import Trained
@@ -66,3 +71,88 @@ def plot_shortcut_training(
         runs[label] = [t.history for t in trained]
         styles[label] = family_style(use_shortcut, depth == deepest)
     return plot_loss_curves(runs, styles, guess)
+
+
+def training_explorer(
+    grid: "dict[tuple[int, bool], Sequence[Trained]]",
+    seeds: Sequence[int],
+    n_digits: int,
+    depth: int | None = None,
+) -> Explorer:
+    """The training loss over the steps, without and with shortcuts, as a share of the loss of
+    guessing, ``ln n_digits``: a slider sets the depth, a menu the seed (or the median over the
+    seeds, record by record). ``grid[depth, use_shortcut]`` holds one run per seed of ``seeds``, in
+    their order, as ``gradflow.experiments.training_transformers.shortcut_grid`` returns them."""
+    if not isinstance(grid, dict) or not grid:
+        raise TypeError("grid must be a non-empty dict {(depth, use_shortcut): runs}")
+    if not isinstance(n_digits, int) or isinstance(n_digits, bool) or n_digits < 2:
+        raise ValueError(f"n_digits must be an int of at least 2, got {n_digits!r}")
+    seeds, depths = list(seeds), sorted({d for d, _ in grid})
+    if set(grid) != {(d, s) for d in depths for s in (False, True)}:
+        raise ValueError("grid needs runs with and without shortcuts at every depth")
+    if len(depths) < 2 or len(seeds) < 2:  # else a control would have nothing to choose from
+        raise ValueError(f"give two depths or more and two seeds or more: {depths}, {seeds}")
+    steps = grid[depths[0], False][0].history.steps
+    guess = math.log(n_digits)
+    ratios = {}  # (depth, use_shortcut) -> (seeds, records): each record's loss over ln n_digits
+    for key, runs in grid.items():
+        if len(runs) != len(seeds):
+            raise ValueError(f"grid{key} holds {len(runs)} runs for {len(seeds)} seeds")
+        if any(r.history.steps != steps for r in runs):
+            raise ValueError(f"grid{key}: every run needs records at the same steps {steps}")
+        ratios[key] = np.array([r.history.train_loss for r in runs]) / guess
+    values = np.concatenate([r.ravel() for r in ratios.values()])
+    if not np.all(np.isfinite(values)) or values.min() < 0:
+        raise ValueError("every recorded training loss must be finite and not negative")
+    depth_text = {d: f"{d} block{'' if d == 1 else 's'}" for d in depths}
+    runs_text = {"median": f"median of {len(seeds)} seeds"} | {s: f"seed {s}" for s in seeds}
+
+    def curve(d: int, use_shortcut: bool, run) -> np.ndarray:
+        r = ratios[d, use_shortcut]
+        return np.median(r, axis=0) if run == "median" else r[seeds.index(run)]
+
+    def caption(d: int, run) -> str:
+        without, with_ = curve(d, False, run)[-1], curve(d, True, run)[-1]
+        return (
+            f"{depth_text[d]}, {runs_text[run]}: after {steps[-1]} steps the training loss is "
+            f"{without:#.2g} times the loss of guessing (ln {n_digits}) without shortcuts and "
+            f"{with_:#.2g} times it with them."
+        )
+
+    views = {
+        (d, run): View(
+            caption(d, run),
+            {
+                "without": [float(v) for v in curve(d, False, run)],
+                "with": [float(v) for v in curve(d, True, run)],
+            },
+            x=steps,
+        )
+        for d in depths
+        for run in runs_text
+    }
+    # a linear axis from 0 to just above 1, the loss of guessing (the first steps can lie above it)
+    hi = max(1.1, math.ceil(10 * values.max()) / 10)
+    step = next(
+        m * 10.0**k for k in itertools.count(-1) for m in (2, 5, 10) if hi / (m * 10.0**k) < 7
+    )
+    ticks = [(k * step, f"{k * step:g}") for k in range(math.floor(hi / step + 1e-9) + 1)]
+    y = Axis(f"training loss ÷ ln {n_digits}", 0.0, hi, ticks=ticks)
+    deepest = depths[-1] if depth is None else depth
+    return Explorer(
+        [
+            Slider("depth", "Depth", depths, list(depth_text.values())),
+            Menu("run", "Runs", runs_text),
+        ],
+        [
+            Series("without", "without shortcuts", PLAIN),
+            Series("with", "with shortcuts", RESIDUAL, dash="7 4"),
+        ],
+        views,
+        x=integer_axis("training step", steps[0], steps[-1]),
+        y=y,  # one axis for every setting: it never rescales
+        start={"depth": deepest},
+        alt="Line chart: the training loss over the training steps as a "
+        f"share of the loss of guessing (ln {n_digits}), of the {deepest}-block stack without "
+        "shortcuts (vermilion, solid) and with them (blue, dashed), the median over the seeds",
+    )
