@@ -368,7 +368,7 @@ def test_scale_explorer_carries_every_profile():
     explorer = scale_explorer(sweeps, default)
     data, top = explorer.data(), explorer._legend()[1]
     assert explorer.controls[0].values == [0.5, 1.0, 2.0]
-    assert explorer.controls[0].texts == ["0.5", "1 (Xavier)", "2"]
+    assert explorer.controls[0].texts == ["c = 0.5", "c = 1 (Xavier)", "c = 2"]
     assert explorer.controls[1].texts == ["tanh", "ReLU"]
     for i, c in enumerate((0.5, 1.0, 2.0)):
         for j, act in enumerate(("tanh", "relu")):
@@ -417,7 +417,7 @@ def test_scale_explorer_first_state_and_budget():
     assert explorer.caption().startswith("ReLU, c = √2 ≈ 1.41 (He), 50 layers")
     assert len(explorer.data()["states"]) == len(SCALES)
     html = explorer._repr_html_()
-    assert 'aria-valuetext="√2 ≈ 1.41 (He)"' in html
+    assert 'aria-valuetext="c = √2 ≈ 1.41 (He)"' in html
     shared = b"".join(gx.asset(name).read_bytes() for name in gx.ASSETS)
     weight = len(gzip.compress(html.encode())) + len(gzip.compress(shared))
     assert weight <= 30_000, f"the weight-scale explorer adds {weight} bytes gzipped"

@@ -231,7 +231,7 @@ def scale_explorer(
     }
     return Explorer(
         [
-            Slider("scale", "Weight scale c", scales, [scale_text(c) for c in scales]),
+            Slider("scale", "Weight scale c", scales, [f"c = {scale_text(c)}" for c in scales]),
             Menu("activation", "Activation", label),
         ],
         [
