@@ -444,3 +444,10 @@ def test_scale_explorer_rejects_an_unknown_start():
         scale_explorer(*tiny_sweeps(), scale=1.5)
     with pytest.raises(ValueError, match="start"):
         scale_explorer(*tiny_sweeps(), activation="sigmoid")
+
+
+def test_scale_explorer_labels_two_ticks_on_a_short_axis():
+    # values within one decade: the axis still labels at least two decades
+    explorer = scale_explorer({"tanh": {1.0: [0.2, 0.5, 0.9]}}, {"tanh": [0.3, 0.4, 0.5]})
+    yaxis = explorer.views[(1.0, "tanh")][2]
+    assert len(yaxis.ticks) >= 2 and yaxis.lo <= 0.2 and yaxis.hi >= 0.9

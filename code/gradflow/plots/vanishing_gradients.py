@@ -11,7 +11,18 @@ import torch
 
 from gradflow._checks import check_positive_int
 from gradflow.activations import ACTIVATION_NAMES, value_and_derivative
-from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, View, decade, integer_axis, sci
+from gradflow.explorer import (
+    Axis,
+    Explorer,
+    Menu,
+    Series,
+    Slider,
+    View,
+    decade,
+    integer_axis,
+    log_axis,
+    sci,
+)
 from gradflow.mlp import check_activation
 from gradflow.plots.style import CYCLE, DASHES, MARKERS, PALETTE, PLAIN, book_style, finish
 
@@ -175,7 +186,7 @@ def scale_text(c: float) -> str:
 
 
 def _number(value: float) -> str:
-    """Three significant digits, in scientific notation outside 0.001 to 1000: '0.220', '3.66 × 10⁻²'."""
+    """Three significant digits, in scientific notation outside 0.001 to 1000: '0.220', '3.66 × 10⁴'."""
     return f"{value:#.3g}" if 1e-3 <= value < 1e3 else sci(value)
 
 
@@ -183,7 +194,9 @@ def _decade_axis(label: str, values: Sequence[float], step: int = 10) -> Axis:
     """A logarithmic axis over whole decades holding ``values``, labelled every ``step`` decades."""
     lo = math.floor(math.log10(min(values)))
     hi = max(math.ceil(math.log10(max(values))), lo + 1)
-    labelled = [k for k in range(lo, hi + 1) if k % step == 0] or [lo, hi]
+    labelled = [k for k in range(lo, hi + 1) if k % step == 0]
+    if len(labelled) < 2:  # a short range: label its decades as other explorers do
+        return log_axis(label, values)
     ticks = [(10.0**k, decade(k)) for k in labelled]
     return Axis(
         label, 10.0**lo, 10.0**hi, log=True, ticks=ticks, minor=[10.0**k for k in range(lo, hi + 1)]
@@ -219,9 +232,9 @@ def scale_explorer(
         p, ratio = sweeps[name][c], sweeps[name][c][0] / sweeps[name][c][-1]
         return (
             f"{label[name]}, c = {scale_text(c)}, {depth} layers: each step towards the input "
-            f"multiplies the gradient by {ratio ** (1 / (depth - 1)):.3f} on average; the first layer's, "
-            f"{_number(p[0])}, is {_number(ratio)} times the last layer's (default weights, "
-            f"dashed: {_number(default[name][0])})."
+            f"multiplies the gradient by {ratio ** (1 / (depth - 1)):.3f} on average; the first "
+            f"layer's, {_number(p[0])}, is {_number(ratio)} times the last layer's (default "
+            f"weights, dashed: {_number(default[name][0])})."
         )
 
     views = {
