@@ -3,18 +3,23 @@
 The gradient profile is checked on chains of scalar linear layers, whose gradients are powers of the
 weight derived by hand; the initialisation schemes against the standard deviations of Glorot & Bengio
 (2010) and He et al. (2015); the digits split for determinism; the summaries over seeds against
-medians worked out by hand; and bad input for clear errors.
+medians worked out by hand; the weight-scale explorer by reading its drawn paths back through its
+axes, with a caption worked out by hand; and bad input for clear errors.
 """
 
+import gzip
 import math
+import re
 
 import pytest
 import torch
 from torch import nn
 
+from gradflow import explorer as gx
 from gradflow.data import load_digits
 from gradflow.experiments.vanishing_gradients import (
     INIT_SWEEP,
+    SCALES,
     SeedRun,
     default_weight_scale,
     depth_profiles,
@@ -24,6 +29,7 @@ from gradflow.experiments.vanishing_gradients import (
     init_sweep,
     last_input_spread,
     per_layer_factor,
+    scale_sweep,
     summarise_runs,
     train_seeds,
     weight_gradient_norms,
@@ -31,7 +37,12 @@ from gradflow.experiments.vanishing_gradients import (
 from gradflow.gradients import gradient_profile, weight_matrices
 from gradflow.init import init_weights
 from gradflow.mlp import build_mlp
-from gradflow.plots.vanishing_gradients import plot_depth_profiles, plot_init_sweep, plot_training
+from gradflow.plots.vanishing_gradients import (
+    plot_depth_profiles,
+    plot_init_sweep,
+    plot_training,
+    scale_explorer,
+)
 from gradflow.train import History, train_classifier
 
 
@@ -309,3 +320,134 @@ def test_forward_spread_by_hand():
         spread.append(h.std(dim=0).mean().item())
     assert got["spread"] == pytest.approx(spread, rel=1e-10)
     assert got["predicted"] == pytest.approx(predicted, rel=1e-10)
+
+
+# -- the weight-scale explorer ----------------------------------------------------------------------
+def test_scale_sweep_draws_the_init_sweeps_numeric_scales(digits):
+    # the sweep's "too small" and "too large" are c = 0.5 and c = 3: the same networks, redrawn alike
+    x, y = digits_batch(digits, 32)
+    by_scale = scale_sweep("tanh", x, y, scales=(0.5, 3.0), depth=4, width=8, seed=2)
+    by_scheme = init_sweep(
+        "tanh", x, y, depth=4, width=8, schemes=("too small", "too large"), seed=2
+    )
+    assert by_scale[0.5] == by_scheme["too small"] and by_scale[3.0] == by_scheme["too large"]
+    assert [len(p) for p in by_scale.values()] == [4, 4]
+    with pytest.raises(ValueError, match="scales is empty"):
+        scale_sweep("tanh", x, y, scales=())
+    with pytest.raises(ValueError):
+        scale_sweep("tanh", x, y, scales=(0.0,), depth=3, width=8)
+
+
+def geometric(first: float, factor: float, depth: int) -> list[float]:
+    """A profile whose gradient is multiplied by ``factor`` at each layer up from ``first``."""
+    return [first * factor**k for k in range(depth)]
+
+
+def tiny_sweeps(depth: int = 5, scales=(0.5, 1.0, 2.0)) -> tuple[dict, dict]:
+    """Profiles that fall towards the input for c < 1 and rise for c > 1, and a default one."""
+    sweeps = {
+        act: {c: geometric(gain * c ** (1 - depth), c, depth) for c in scales}
+        for act, gain in (("tanh", 1.0), ("relu", 1e3))
+    }
+    return sweeps, {act: geometric(1e-6, 10.0, depth) for act in sweeps}
+
+
+POINT = re.compile(r"([ML])(-?[\d.]+),(-?[\d.]+)")
+
+
+def drawn(d: str, axis: gx.Axis, top: float) -> list[float]:
+    """The values of an SVG path back in data units, by inverting the log axis by hand."""
+    return [
+        axis.lo * (axis.hi / axis.lo) ** ((gx.BOTTOM - float(py)) / (gx.BOTTOM - top))
+        for _, _, py in POINT.findall(d)
+    ]
+
+
+def test_scale_explorer_carries_every_profile():
+    sweeps, default = tiny_sweeps()
+    explorer = scale_explorer(sweeps, default)
+    data, top = explorer.data(), explorer._legend()[1]
+    assert explorer.controls[0].values == [0.5, 1.0, 2.0]
+    assert explorer.controls[0].texts == ["c = 0.5", "c = 1 (Xavier)", "c = 2"]
+    assert explorer.controls[1].texts == ["tanh", "ReLU"]
+    for i, c in enumerate((0.5, 1.0, 2.0)):
+        for j, act in enumerate(("tanh", "relu")):
+            caption, parts = data["states"][i][j]
+            yaxis = explorer.views[(c, act)][2]
+            # one axis for every state: whole decades that hold every value
+            assert (yaxis.lo, yaxis.hi) == pytest.approx((1e-6, 1e5))
+            assert caption.startswith(f"{explorer.controls[1].texts[j]}, c = ")
+            # eleven decades over about 240 units, points rounded to 0.1 unit: within 1 %
+            for k, values in ((2, sweeps[act][c]), (3, default[act])):
+                assert drawn(data["pool"][parts[k]], yaxis, top) == pytest.approx(values, rel=1e-2)
+
+
+def test_every_control_changes_drawing_and_caption_from_every_state():
+    sweeps, default = tiny_sweeps()
+    states = scale_explorer(sweeps, default).data()["states"]  # [scale][activation]
+    for i, row in enumerate(states):
+        for j, (caption, parts) in enumerate(row):
+            neighbours = [states[k][j] for k in (i - 1, i + 1) if 0 <= k < len(states)]
+            neighbours += [row[k] for k in (j - 1, j + 1) if 0 <= k < len(row)]
+            for other_caption, other_parts in neighbours:
+                assert other_caption != caption and other_parts != parts
+
+
+def test_scale_explorer_caption_by_hand():
+    # c = sqrt(2), three layers, 0.01, 0.1, 1: the gradient is multiplied by 0.1 per layer down and
+    # the first layer's is 0.01 times the last's; the default's first layer is 10^-6
+    explorer = scale_explorer(
+        {"relu": {math.sqrt(2): [0.01, 0.1, 1.0]}}, {"relu": [1e-6, 1e-3, 1.0]}
+    )
+    assert repr(explorer) == (
+        "ReLU, c = √2 ≈ 1.41 (He), 3 layers: each step towards the input multiplies the gradient "
+        "by 0.100 on average; the first layer's, 0.0100, is 0.0100 times the last layer's "
+        "(default weights, dashed: 1.00 × 10⁻⁶)."
+    )
+
+
+def test_scale_explorer_first_state_and_budget():
+    depth = 50
+    sweeps = {
+        act: {c: geometric(1e-3 * c**depth, 0.9 + 0.1 * c, depth) for c in SCALES}
+        for act in ("tanh", "relu", "gelu")
+    }
+    default = {act: geometric(1e-20, 2.0, depth) for act in sweeps}
+    explorer = scale_explorer(sweeps, default, scale=math.sqrt(2), activation="relu")
+    assert explorer.caption().startswith("ReLU, c = √2 ≈ 1.41 (He), 50 layers")
+    assert len(explorer.data()["states"]) == len(SCALES)
+    html = explorer._repr_html_()
+    assert 'aria-valuetext="c = √2 ≈ 1.41 (He)"' in html
+    shared = b"".join(gx.asset(name).read_bytes() for name in gx.ASSETS)
+    weight = len(gzip.compress(html.encode())) + len(gzip.compress(shared))
+    assert weight <= 30_000, f"the weight-scale explorer adds {weight} bytes gzipped"
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        (lambda s, d: ({}, {}), TypeError),
+        (lambda s, d: (s, {"tanh": d["tanh"]}), ValueError),  # no default for relu
+        (lambda s, d: ({**s, "relu": {0.5: s["relu"][0.5]}}, d), ValueError),  # other scales
+        (lambda s, d: ({**s, "tanh": {**s["tanh"], 1.0: [1.0, 1.0]}}, d), ValueError),  # ragged
+        (lambda s, d: ({**s, "tanh": {**s["tanh"], 1.0: [0.0] * 5}}, d), ValueError),  # zero
+        (lambda s, d: ({**s, "tanh": {**s["tanh"], 1.0: [math.nan] * 5}}, d), ValueError),
+    ],
+)  # fmt: skip
+def test_scale_explorer_rejects_bad_input(change, error):
+    with pytest.raises(error):
+        scale_explorer(*change(*tiny_sweeps()))
+
+
+def test_scale_explorer_rejects_an_unknown_start():
+    with pytest.raises(ValueError, match="start"):
+        scale_explorer(*tiny_sweeps(), scale=1.5)
+    with pytest.raises(ValueError, match="start"):
+        scale_explorer(*tiny_sweeps(), activation="sigmoid")
+
+
+def test_scale_explorer_labels_two_ticks_on_a_short_axis():
+    # values within one decade: the axis still labels at least two decades
+    explorer = scale_explorer({"tanh": {1.0: [0.2, 0.5, 0.9]}}, {"tanh": [0.3, 0.4, 0.5]})
+    yaxis = explorer.views[(1.0, "tanh")][2]
+    assert len(yaxis.ticks) >= 2 and yaxis.lo <= 0.2 and yaxis.hi >= 0.9

@@ -186,6 +186,32 @@ def init_sweep(
     return out
 
 
+# The explorer's weight scales c (std c / sqrt(fan_in)): from the sweep's "too small" to its "too large",
+# through Xavier's 1 and He's sqrt(2).
+SCALES = (0.5, 0.75, 1.0, 1.25, math.sqrt(2), 1.75, 2.0, 2.5, 3.0)
+
+
+def scale_sweep(
+    activation: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    scales: Sequence[float] = SCALES,
+    depth: int = 50,
+    width: int = 64,
+    seed: int = 0,
+) -> dict[float, list[float]]:
+    """For each weight scale c, the weight-gradient norms of the same plain network drawn with it."""
+    check_tensor(x, "x", ndim=2)
+    if len(scales) == 0:
+        raise ValueError("scales is empty: give at least one weight scale")
+    out = {}
+    for c in scales:
+        model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
+        init_weights(model, c, seed=seed, zero_bias=False)  # biases as PyTorch's, as in init_sweep
+        out[c] = weight_gradient_norms(model, x, y)
+    return out
+
+
 @dataclass
 class SeedRun:
     """One seed's training run of a plain classifier on the digits."""

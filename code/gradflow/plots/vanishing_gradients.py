@@ -1,5 +1,6 @@
 """Figures of the chapter on vanishing gradients: the activations and their slopes, gradient
-profiles by depth and by initialisation, and two training runs side by side."""
+profiles by depth and by initialisation (with an explorer over the weight scale), and two training
+runs side by side."""
 
 import math
 from collections.abc import Callable, Sequence
@@ -10,8 +11,20 @@ import torch
 
 from gradflow._checks import check_positive_int
 from gradflow.activations import ACTIVATION_NAMES, value_and_derivative
+from gradflow.explorer import (
+    Axis,
+    Explorer,
+    Menu,
+    Series,
+    Slider,
+    View,
+    decade,
+    integer_axis,
+    log_axis,
+    sci,
+)
 from gradflow.mlp import check_activation
-from gradflow.plots.style import CYCLE, DASHES, MARKERS, book_style, finish
+from gradflow.plots.style import CYCLE, DASHES, MARKERS, PALETTE, PLAIN, book_style, finish
 
 if TYPE_CHECKING:  # result type of the training drawn here
     from gradflow.train import History
@@ -158,3 +171,94 @@ def plot_training(histories: "dict[str, History]", deep: str, layers: Sequence[i
             handles[::-1], labels[::-1], fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0)
         )
     return finish(fig)
+
+
+ACTIVATION_LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "gelu": "GELU"}
+NAMED_SCALES = {1.0: "1 (Xavier)", math.sqrt(2): "√2 ≈ 1.41 (He)"}  # how the slider reads them
+
+
+def scale_text(c: float) -> str:
+    """How the weight scale ``c`` reads: '0.75', '1 (Xavier)', '√2 ≈ 1.41 (He)'."""
+    for named, text in NAMED_SCALES.items():
+        if math.isclose(c, named):
+            return text
+    return f"{c:g}"
+
+
+def _number(value: float) -> str:
+    """Three significant digits, in scientific notation outside 0.001 to 1000: '0.220', '3.66 × 10⁴'."""
+    return f"{value:#.3g}" if 1e-3 <= value < 1e3 else sci(value)
+
+
+def _decade_axis(label: str, values: Sequence[float], step: int = 10) -> Axis:
+    """A logarithmic axis over whole decades holding ``values``, labelled every ``step`` decades."""
+    lo = math.floor(math.log10(min(values)))
+    hi = max(math.ceil(math.log10(max(values))), lo + 1)
+    labelled = [k for k in range(lo, hi + 1) if k % step == 0]
+    if len(labelled) < 2:  # a short range: label its decades as other explorers do
+        return log_axis(label, values)
+    ticks = [(10.0**k, decade(k)) for k in labelled]
+    return Axis(
+        label, 10.0**lo, 10.0**hi, log=True, ticks=ticks, minor=[10.0**k for k in range(lo, hi + 1)]
+    )
+
+
+def scale_explorer(
+    sweeps: dict[str, dict[float, list[float]]],
+    default: dict[str, list[float]],
+    scale: float | None = None,
+    activation: str | None = None,
+) -> Explorer:
+    """Each layer's ||dL/dW|| of one plain network redrawn with weight scale c: a slider sets c, a
+    menu the activation. ``sweeps[activation][c]`` is a profile as ``scale_sweep`` returns it, and
+    ``default[activation]`` the same network's profile with PyTorch's default weights, drawn dashed;
+    the first state shows ``scale`` (the smallest by default) and ``activation`` (the first)."""
+    if not isinstance(sweeps, dict) or not sweeps:
+        raise TypeError("sweeps must be a non-empty dict {activation: {scale: profile}}")
+    if not isinstance(default, dict) or set(default) != set(sweeps):
+        raise ValueError(f"default needs one profile for each activation of sweeps: {list(sweeps)}")
+    scales = sorted(next(iter(sweeps.values())))
+    if any(sorted(by_scale) != scales for by_scale in sweeps.values()):
+        raise ValueError("every activation needs profiles at the same weight scales")
+    profiles = [*(p for by in sweeps.values() for p in by.values()), *default.values()]
+    depth = len(profiles[0])
+    if depth < 2 or any(len(p) != depth for p in profiles):
+        raise ValueError(f"every profile needs the same number of layers, at least 2: {depth}")
+    if not all(v > 0 and math.isfinite(v) for p in profiles for v in p):
+        raise ValueError("gradient norms must be finite and above 0 (a logarithmic axis)")
+    label = {name: ACTIVATION_LABELS.get(name, name) for name in sweeps}
+
+    def caption(c: float, name: str) -> str:
+        p, ratio = sweeps[name][c], sweeps[name][c][0] / sweeps[name][c][-1]
+        return (
+            f"{label[name]}, c = {scale_text(c)}, {depth} layers: each step towards the input "
+            f"multiplies the gradient by {ratio ** (1 / (depth - 1)):.3f} on average; the first "
+            f"layer's, {_number(p[0])}, is {_number(ratio)} times the last layer's (default "
+            f"weights, dashed: {_number(default[name][0])})."
+        )
+
+    views = {
+        (c, name): View(caption(c, name), {"scaled": sweeps[name][c], "default": default[name]})
+        for name in sweeps
+        for c in scales
+    }
+    return Explorer(
+        [
+            Slider("scale", "Weight scale c", scales, [f"c = {scale_text(c)}" for c in scales]),
+            Menu("activation", "Activation", label),
+        ],
+        [
+            Series("scaled", "weight scale c", PLAIN),
+            Series("default", "PyTorch's default", PALETTE["orange"], dash="7 4"),
+        ],
+        views,
+        x=integer_axis("layer (1 = next to the input)", 1, depth),
+        y=_decade_axis("‖∂ℒ/∂W‖", [v for p in profiles for v in p]),  # one axis: it never rescales
+        start={
+            "scale": scales[0] if scale is None else scale,
+            "activation": activation or next(iter(sweeps)),
+        },
+        alt=f"Line chart, logarithmic vertical axis: the weight-gradient norm of each of the {depth} "
+        "layers of a plain network, from the input to the output, with its weights drawn at scale c "
+        "(vermilion, solid) and with PyTorch's default weights (orange, dashed)",
+    )
