@@ -455,3 +455,6 @@ def test_paths_explorer_refuses_a_study_of_the_wrong_length():
     paths.trained[A, 6] = PathStudy(5, path_counts(5), np.ones(6))
     with pytest.raises(ValueError, match="6 blocks: needs n \\+ 1 counts"):
         paths_explorer(paths)
+    paths.trained[A, 6] = PathStudy(6, [1] * 7, np.ones(7))
+    with pytest.raises(ValueError, match="6 blocks: the counts must add up to all 2\\*\\*n"):
+        paths_explorer(paths)

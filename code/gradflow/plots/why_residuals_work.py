@@ -197,6 +197,8 @@ def paths_explorer(
         gradient = np.asarray(st.gradient, dtype=float)
         if st.n_blocks != n or len(st.counts) != n + 1 or gradient.shape != (n + 1,):
             raise ValueError(f"{family!r}, {n} blocks: needs n + 1 counts and gradients")
+        if sum(st.counts) != 2**n:
+            raise ValueError(f"{family!r}, {n} blocks: the counts must add up to all 2**n paths")
         if not (np.isfinite(gradient).all() and gradient.sum() > 0):
             raise ValueError(f"{family!r}, {n} blocks: gradients must be finite, not all 0")
     depths = sorted({n for _, n in after})
