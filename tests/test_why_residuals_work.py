@@ -6,15 +6,20 @@ branch's part as derived by hand, the lesion study's accuracies are those of the
 block removed by hand, the centred and uncentred correlations agree with cosine similarities computed
 by hand, the initialisation experiment's networks differ only in how they start (fixed or learnable
 scale, and its starting value), the multi-seed experiments give for every seed what one run with that
-seed gives, every seed follows the book-wide offset, and bad input raises a clear error."""
+seed gives, every seed follows the book-wide offset, and bad input raises a clear error. The paths explorer draws
+every study it is given (the share of the paths and of the gradient by length), says each state in a
+caption checked by hand, stays within its page budget and refuses bad studies."""
 
+import gzip
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from gradflow import explorer as gx
 from gradflow.data import load_digits
 from gradflow.experiments.why_residuals_work import (
     LESION_FAMILIES,
@@ -22,6 +27,7 @@ from gradflow.experiments.why_residuals_work import (
     SHORT_RUNS,
     IdentityConfig,
     InitExperiment,
+    PathStudies,
     PathStudy,
     digit_line,
     first_nonfinite_step,
@@ -39,7 +45,8 @@ from gradflow.experiments.why_residuals_work import (
     train_digit_classifier,
 )
 from gradflow.mlp import GatedResidualMLP, NetSpec, ScaledShortcutMLP, build_network
-from gradflow.paths import input_gradients
+from gradflow.paths import input_gradients, path_counts
+from gradflow.plots.why_residuals_work import paths_explorer
 from gradflow.train import History, evaluate, fit_regression, train_classifier
 
 
@@ -335,3 +342,119 @@ def test_bad_input_is_rejected(digits):
         path_studies(digits, {"plain": (2,)})
     with pytest.raises(ValueError, match="offset must be a positive number"):
         plain_identity(2, offset=0.0)
+
+
+# -- The paths explorer --------------------------------------------------------------------------
+A, B = "residual, family a", "residual, family b"
+
+
+def tiny_paths(gradients=None) -> PathStudies:
+    """Family a at 2 and 6 blocks, family b at 2 only; trained gradients are half those at init,
+    except where ``gradients`` gives its own."""
+    g = {  # a path's gradient by length, made up: each branch multiplies it by 1/2, 1/5, 1/10...
+        (A, 2): [1.0, 0.5, 0.1],
+        (B, 2): [1.0, 0.2, 0.3],
+        (A, 6): [1.0, 0.5, 0.1, 0.01, 0.001, 1e-4, 1e-5],
+    } | (gradients or {})
+    study = {k: PathStudy(k[1], path_counts(k[1]), np.array(v)) for k, v in g.items()}
+    trained = {k: PathStudy(k[1], path_counts(k[1]), np.array(v) / 2) for k, v in g.items()}
+    return PathStudies(study, trained, {})
+
+
+def drawn(d: str, axis_x, axis_y, top: float) -> list[tuple[float, float]]:
+    """An SVG path's points back in data units."""
+    points = []
+    for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d):
+        fx = (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT)
+        fy = (gx.BOTTOM - float(py)) / (gx.BOTTOM - top)
+        points.append(
+            (axis_x.lo + fx * (axis_x.hi - axis_x.lo), axis_y.lo + fy * (axis_y.hi - axis_y.lo))
+        )
+    return points
+
+
+def test_paths_explorer_carries_every_study():
+    paths = tiny_paths()
+    explorer = paths_explorer(paths)
+    assert explorer.controls[0].values == [2, 6] and explorer.controls[1].values == [False, True]
+    data = explorer.data()
+    top = float(re.search(r"translate\(18 ([\d.]+)\)", explorer.svg()).group(1)) * 2 - gx.BOTTOM
+    for i, n in enumerate([2, 6]):
+        for j, trained in enumerate([False, True]):
+            caption, parts = data["states"][i][j]
+            view, xaxis, yaxis, xs = explorer.views[(n, trained)]
+            assert caption == view.caption and xs == list(range(n + 1))
+            studies = paths.trained if trained else paths.at_init
+            expected = {"paths": [math.comb(n, k) / 2**n for k in range(n + 1)]}
+            for f, family in enumerate((A, B)):
+                if (family, n) in studies:
+                    total = np.array(studies[family, n].gradient) * path_counts(n)
+                    expected[f"family{f}"] = list(total / total.sum())
+            assert set(view.y) == set(expected)
+            for s, series in enumerate(explorer.series):
+                points = drawn(data["pool"][parts[2 + s]], xaxis, yaxis, top)
+                if series.name not in expected:
+                    assert points == []  # family b is not measured at 6 blocks: not drawn
+                    continue
+                assert view.y[series.name] == pytest.approx(expected[series.name], abs=1e-12)
+                assert [x for x, _ in points] == pytest.approx(xs, abs=0.01)
+                assert [y for _, y in points] == pytest.approx(expected[series.name], abs=2e-3)
+    # both axes have at least two labelled ticks and hold every state's values
+    for view, xaxis, yaxis, _ in explorer.views.values():
+        assert len(xaxis.ticks) >= 2 and len(yaxis.ticks) >= 2
+        assert xaxis.hi == 6 and max(max(v) for v in view.y.values()) <= yaxis.hi
+
+
+def test_paths_explorer_caption_by_hand():
+    explorer = paths_explorer(tiny_paths(), blocks=6)
+    # 6 blocks: most paths through 3 branches; at most 6 // 4 = 1 branch: (1 + 6) / 64 = 10.9 %.
+    # Family a's totals, C(6, k) g_k / 2: (1, 3, 1.5, 0.2, 0.015, 0.0006, 0.00001) / 2, largest at
+    # 1, whose paths with length 0 carry (1 + 3) / 5.71561 = 70.0 %; family b has no 6 blocks
+    assert repr(explorer) == (
+        "6 blocks, after training: most paths pass through 3 branches, most gradient through 1 "
+        "(family a). The paths through at most 1 branch are 10.9 % of all paths and carry "
+        "70.0 % of the gradient. Not measured at 6 blocks: family b."
+    )
+    # 2 blocks at initialisation: totals (1, 1, 0.1) for a, largest first at 0, and (1, 0.4, 0.3)
+    # for b; at most 0 branches: 1 / 4 of the paths, 1 / 2.1 = 47.6 % and 1 / 1.7 = 58.8 %
+    assert explorer.data()["states"][0][0][0] == (
+        "2 blocks, at initialisation: most paths pass through 1 branch, most gradient through 0 "
+        "(family a) and 0 (family b). The paths through at most 0 branches are 25.0 % of all "
+        "paths and carry 47.6 % and 58.8 % of the gradient."
+    )
+
+
+def test_paths_explorer_is_accessible_and_within_budget():
+    explorer = paths_explorer(tiny_paths(), blocks=2, trained=False)
+    html = explorer._repr_html_()
+    assert 'type="range" min="0" max="1" step="1" value="0" aria-valuetext="2 blocks"' in html
+    assert '<input type="checkbox"> after training' in html
+    assert "2 blocks at initialisation" in explorer.alt
+    shared = b"".join(gx.asset(name).read_bytes() for name in gx.ASSETS)
+    assert len(gzip.compress(html.encode())) + len(gzip.compress(shared)) <= 30_000
+
+
+@pytest.mark.parametrize(
+    "paths, error, match",
+    [
+        ({"at_init": {}, "trained": {}}, TypeError, "paths must be a PathStudies"),
+        (PathStudies({}, {}, {}), TypeError, "paths must be a PathStudies"),
+        (PathStudies({}, tiny_paths().trained, {}), ValueError, "must study the same"),
+        (tiny_paths({(A, 2): [1.0, math.nan, 0.1]}), ValueError, "must be finite"),
+        (tiny_paths({(A, 2): [0.0, 0.0, 0.0]}), ValueError, "not all 0"),
+        (tiny_paths({("residual, c", 2): [1.0, 0.5, 0.1]}), ValueError, "at most 2 families"),
+    ],
+)
+def test_paths_explorer_refuses_bad_studies(paths, error, match):
+    with pytest.raises(error, match=match):
+        paths_explorer(paths)
+
+
+def test_paths_explorer_refuses_a_study_of_the_wrong_length():
+    paths = tiny_paths()
+    paths.trained[A, 6] = PathStudy(5, path_counts(5), np.ones(6))
+    with pytest.raises(ValueError, match="6 blocks: needs n \\+ 1 counts"):
+        paths_explorer(paths)
+    paths.trained[A, 6] = PathStudy(6, [1] * 7, np.ones(7))
+    with pytest.raises(ValueError, match="6 blocks: the counts must add up to all 2\\*\\*n"):
+        paths_explorer(paths)

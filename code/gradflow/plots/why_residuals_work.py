@@ -1,17 +1,21 @@
 """Figures of the chapter on why residual networks work: learning the identity, paths, shattered
-gradients, lesions and initialisation; one line style per kind of network (``_net_style``)."""
+gradients, lesions and initialisation; one line style per kind of network (``_net_style``); and an
+explorer of the paths (``paths_explorer``)."""
 
+import math
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gradflow.explorer import Axis, Explorer, Series, Slider, Toggle, View, integer_axis
 from gradflow.plots.style import GATED, PALETTE, PLAIN, RESIDUAL, book_style, finish
 
 if TYPE_CHECKING:  # result types of the experiments drawn here
     from gradflow.experiments.why_residuals_work import (
         InitRun,
         LesionResult,
+        PathStudies,
         PathStudy,
         ShatterSweep,
     )
@@ -157,3 +161,104 @@ def plot_init(runs: "dict[str, InitRun]", figsize=(9.6, 3.8)) -> plt.Figure:
         ax_l.set(yscale="log", xlabel="training step", ylabel="training loss (cross-entropy)")
         ax_r.legend(fontsize=9)
     return finish(fig)
+
+
+# -- The paths explorer ----------------------------------------------------------------------------
+# each family's gradient line, in the order of the families: colour and dash (the paths are solid)
+FAMILY_LINES = [(RESIDUAL, "7 4"), (PALETTE["orange"], "2 3")]
+
+
+def _percent(share: float) -> str:
+    """A share for reading: '93.1 %', or '< 0.1 %'."""
+    return f"{share:.1%}".replace("%", " %") if share >= 0.0005 else "< 0.1 %"
+
+
+def _branches(k: int) -> str:
+    return f"{k} branch" if k == 1 else f"{k} branches"
+
+
+def paths_explorer(
+    paths: "PathStudies", blocks: int | None = None, trained: bool = True
+) -> Explorer:
+    """The share of all paths and the share of the gradient, by path length: a slider sets the
+    number of blocks, a check box shows the networks after training or at initialisation.
+    ``paths.at_init`` and ``paths.trained`` map the same ``(family, blocks)`` pairs to a
+    ``PathStudy``, as ``gradflow.experiments.why_residuals_work.path_studies`` returns them; a
+    family not measured at some number of blocks is not drawn there."""
+    at_init, after = getattr(paths, "at_init", None), getattr(paths, "trained", None)
+    if not isinstance(at_init, dict) or not isinstance(after, dict) or not after:
+        raise TypeError("paths must be a PathStudies with non-empty dicts at_init and trained")
+    if set(at_init) != set(after):
+        raise ValueError("paths.at_init and paths.trained must study the same (family, blocks)")
+    families = list(dict.fromkeys(family for family, _ in after))
+    if len(families) > len(FAMILY_LINES):
+        raise ValueError(f"at most {len(FAMILY_LINES)} families, got {families}")
+    for (family, n), st in [*at_init.items(), *after.items()]:
+        gradient = np.asarray(st.gradient, dtype=float)
+        if st.n_blocks != n or len(st.counts) != n + 1 or gradient.shape != (n + 1,):
+            raise ValueError(f"{family!r}, {n} blocks: needs n + 1 counts and gradients")
+        if sum(st.counts) != 2**n:
+            raise ValueError(f"{family!r}, {n} blocks: the counts must add up to all 2**n paths")
+        if not (np.isfinite(gradient).all() and gradient.sum() > 0):
+            raise ValueError(f"{family!r}, {n} blocks: gradients must be finite, not all 0")
+    depths = sorted({n for _, n in after})
+    name = {family: family.removeprefix("residual, ") for family in families}
+
+    def caption(n: int, is_trained: bool) -> str:
+        studies = after if is_trained else at_init
+        measured = [f for f in families if (f, n) in studies]
+        counts, quarter = studies[measured[0], n].counts, n // 4
+        peaks = " and ".join(f"{studies[f, n].peak} ({name[f]})" for f in measured)
+        carry = " and ".join(_percent(studies[f, n].share_up_to(quarter)) for f in measured)
+        missing = "; ".join(name[f] for f in families if f not in measured)
+        return (
+            f"{n} blocks, {'after training' if is_trained else 'at initialisation'}: most paths "
+            f"pass through {_branches(int(np.argmax(counts)))}, most gradient through {peaks}. The "
+            f"paths through at most {_branches(quarter)} are "
+            f"{_percent(sum(counts[: quarter + 1]) / 2**n)} of all paths and carry {carry} of the "
+            f"gradient.{f' Not measured at {n} blocks: {missing}.' if missing else ''}"
+        )
+
+    def shares(n: int, is_trained: bool) -> dict[str, list[float]]:
+        studies = after if is_trained else at_init
+        counts = next(studies[f, n].counts for f in families if (f, n) in studies)
+        y = {"paths": [c / 2**n for c in counts]}
+        for i, family in enumerate(families):
+            if (family, n) in studies:
+                total = studies[family, n].total
+                y[f"family{i}"] = [float(t) for t in total / total.sum()]
+        return y
+
+    views = {
+        (n, t): View(caption(n, t), shares(n, t), x=list(range(n + 1)))
+        for n in depths
+        for t in (False, True)
+    }
+    top = max(v for view in views.values() for ys in view.y.values() for v in ys)
+    step = 0.1 if top <= 0.6 else 0.2  # at most seven labelled ticks
+    hi = step * math.ceil(top / step - 1e-9)
+    ticks = [(k * step, f"{round(k * step * 100)} %") for k in range(round(hi / step) + 1)]
+    return Explorer(
+        [
+            Slider("blocks", "Blocks", depths, [f"{n} blocks" for n in depths]),
+            Toggle("trained", "after training", ("at initialisation", "after training")),
+        ],
+        [
+            Series("paths", "all paths", PALETTE["purple"]),
+            *(
+                Series(f"family{i}", f"gradient, {name[f]}", color, dash)
+                for i, (f, (color, dash)) in enumerate(zip(families, FAMILY_LINES, strict=False))
+            ),
+        ],
+        views,
+        x=integer_axis("path length (branches on the path)", 0, max(depths)),
+        y=Axis("share by path length", 0.0, hi, ticks=ticks),
+        start={"blocks": blocks or depths[len(depths) // 2], "trained": trained},
+        alt="Line chart against path length, from 0 to "
+        f"{max(depths)} branches: for a residual network of "
+        f"{blocks or depths[len(depths) // 2]} blocks "
+        f"{'after training' if trained else 'at initialisation'}, the share of all paths with "
+        "each length (purple, solid), a bell curve centred at half the number of blocks, and the "
+        "share of the gradient carried by the paths of each length, for each family of networks "
+        "(blue dashed and orange dotted), peaking at far shorter paths",
+    )
