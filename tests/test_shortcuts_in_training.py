@@ -5,28 +5,37 @@ autograd gives, training is deterministic for a fixed seed, the cheap sharpness 
 one read off a whole loss plane, folding the branch scale into the weights leaves the
 filter-normalised landscape as it was, the control without the factor starts as the scaled
 network's function with its factor moved into the weights by hand, the stream's mean squares equal a
-block loop written out, and bad input raises a clear error."""
+block loop written out, the loss along a line through each network is at its centre the loss that
+training recorded at its first and last step, the landscape explorer draws every line it was given (read back
+through its axes) under a caption written out by hand, and bad input raises a clear error."""
 
+import copy
+import gzip
 import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from bs4 import BeautifulSoup
 from torch import nn
 
+from gradflow import explorer as gx
 from gradflow.experiments.shortcuts_in_training import (
     DegradationConfig,
     degradation_experiment,
     depth_sweep,
     final_metrics,
+    loss_lines,
     sharpness,
     stream_mean_squares,
     unscaled_control,
 )
 from gradflow.landscape import filter_normalized_direction, grid_coordinates, loss_plane, loss_rise
 from gradflow.mlp import NetSpec, ScaledShortcutMLP, ShortcutMLP, build_network, fold_branch_scale
+from gradflow.plots.shortcuts_in_training import landscape_explorer
 from gradflow.train import train_classifier
+from test_explorer import read_path, rounding, states, top_of  # an SVG path read back in data units
 
 
 def test_branch_scale_one_is_the_books_shortcut_mlp():
@@ -239,3 +248,135 @@ def test_control_and_stream_reject_bad_input(digits):
         stream_mean_squares(plain, digits.x_train[:4])
     with pytest.raises(TypeError, match="model must be a ScaledShortcutMLP"):
         stream_mean_squares(nn.Linear(64, 10), digits.x_train[:4])
+
+
+# -- the explorer of the loss along a line --------------------------------------------------------
+def test_loss_lines_run_through_each_network_before_and_after_training(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=10, record_every=10, seeds=(0, 1))
+    runs = degradation_experiment(config, digits)
+    coords = grid_coordinates(1.0, 5)  # -1, -0.5, 0, 0.5, 1
+    lines = loss_lines(runs, digits, coords, seeds=[1])
+    assert set(lines) == {(d, 1, t) for d in (1, 2) for t in (False, True)}
+    for rs in runs.values():
+        run = rs[1]
+        family = "residual" if run.spec.use_shortcut else "plain"
+        trained, initial = lines[(run.spec.depth, 1, True)], lines[(run.spec.depth, 1, False)]
+        # the centre is the loss the training loop recorded on the training set, at 0 and 10 steps
+        assert initial[family][2] == pytest.approx(run.history.train_loss[0], rel=1e-5)
+        assert trained[family][2] == pytest.approx(run.history.train_loss[-1], rel=1e-5)
+        # a point of the line by hand: a copy of the trained network moved along the direction
+        direction = filter_normalized_direction(run.model, 1)
+        moved = copy.deepcopy(run.model)
+        with torch.no_grad():
+            for name, p in moved.named_parameters():
+                p.add_(-0.5 * direction[name])
+            by_hand = nn.functional.cross_entropy(moved(digits.x_train), digits.y_train).item()
+        assert trained[family][1] == pytest.approx(by_hand, rel=1e-5)
+        assert not np.allclose(initial[family], trained[family])
+
+
+def test_loss_lines_reject_bad_input(digits):
+    config = DegradationConfig(shallow=1, deep=2, steps=2, record_every=2, seeds=(0,))
+    runs = degradation_experiment(config, digits)
+    with pytest.raises(ValueError, match="not found: \\[3\\]"):
+        loss_lines(runs, digits, [-1, 0, 1], seeds=[0, 3])
+    with pytest.raises(ValueError, match="seeds"):
+        loss_lines(runs, digits, [-1, 0, 1], seeds=[])
+    with pytest.raises(TypeError, match="runs"):
+        loss_lines({}, digits, [-1, 0, 1], seeds=[0])
+    with pytest.raises(TypeError, match="Digits"):
+        loss_lines(runs, (digits.x_train, digits.y_train), [-1, 0, 1], seeds=[0])
+
+
+COORDS = [-1.0, -0.5, 0.0, 0.5, 1.0]
+
+
+def tiny_lines() -> dict:
+    """Two depths, two seeds, before and after training: every value different."""
+    return {
+        (d, s, t): {
+            "plain": [(d + s + 1) * (1 + 9 * a * a) * (0.1 if t else 1) for a in COORDS],
+            "residual": [(s + 2) * (1 + a * a) * (0.01 if t else 1) / d for a in COORDS],
+        }
+        for d in (8, 32)
+        for s in (0, 1)
+        for t in (False, True)
+    }
+
+
+def test_landscape_explorer_carries_every_line():
+    lines = tiny_lines()
+    explorer = landscape_explorer(COORDS, lines, steps=400)
+    data, top = explorer.data(), top_of(explorer)
+    assert [c.values for c in explorer.controls] == [[8, 32], [0, 1], [False, True]]
+    assert explorer.start == [0, 0, 1]  # the shallow networks, the first seed, trained
+    for (i, j, k), (caption, parts) in states(data, 3):
+        key = (8, 32)[i], (0, 1)[j], (False, True)[k]
+        _, xaxis, yaxis, _ = explorer.views[key]
+        assert caption.startswith(f"{key[0]} hidden layers, seed {key[1]}, ")
+        for n, family in enumerate(("plain", "residual")):
+            (drawn,) = read_path(data["pool"][parts[2 + n]], xaxis, yaxis, top)
+            assert [x for x, _ in drawn] == pytest.approx(COORDS, abs=1e-3)
+            assert [y for _, y in drawn] == pytest.approx(lines[key][family],
+                                                          rel=rounding(yaxis, top))  # fmt: skip
+    # one vertical axis for every state, in whole decades, that holds every value
+    values = [v for pair in lines.values() for f in pair.values() for v in f]
+    axis = explorer.views[(8, 0, True)][2]
+    assert all(explorer.views[key][2] == axis for key in lines)
+    assert axis.lo <= min(values) and max(values) <= axis.hi
+
+
+def test_landscape_explorer_caption_by_hand():
+    lines = tiny_lines()
+    lines[(32, 1, True)] = {
+        "plain": [2e4, 3.0, 1.5, 3.0, 4e4],
+        "residual": [8.0, 1.0, 0.0723, 1, 12],
+    }
+    explorer = landscape_explorer(COORDS, lines, steps=400, depth=32, seed=1)
+    assert repr(explorer) == (
+        "32 hidden layers, seed 1, after 400 training steps: at the weights themselves the loss is "
+        "1.50 without shortcuts and 0.0723 with them; at a distance of 1 (the mean of both ends) "
+        "it is 3.00 × 10⁴ and 10.0."
+    )
+    untrained = explorer.data()["states"][1][1][0][0]  # 32 layers, seed 1, at initialisation
+    assert untrained.startswith("32 hidden layers, seed 1, at initialisation: at the weights "
+                                "themselves the loss is 34.0 without shortcuts")  # fmt: skip
+
+
+def test_landscape_explorer_is_accessible_and_within_budget():
+    coords = list(grid_coordinates(1.0, 21))
+    lines = {  # the lesson's size: 2 depths, 3 seeds, before and after training, 21 points
+        (d, s, t): {f: list(np.random.default_rng([d, s, t, k]).lognormal(0, 4, 21))
+                    for k, f in enumerate(("plain", "residual"))}
+        for d in (8, 32) for s in (0, 1, 2) for t in (False, True)
+    }  # fmt: skip
+    html = landscape_explorer(coords, lines, steps=400)._repr_html_()
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("select").find_parent("label").get_text(" ", strip=True).startswith("Depth")
+    assert soup.find("input", type="range")["aria-valuetext"] == "seed 0"
+    assert soup.find("input", type="checkbox").has_attr("checked")
+    assert soup.figcaption.get_text().startswith("8 hidden layers, seed 0, after 400 training")
+    shared = b"".join(gx.asset(name).read_bytes() for name in gx.ASSETS)
+    weight = len(gzip.compress(html.encode())) + len(gzip.compress(shared))
+    assert weight <= 30_000, f"the landscape explorer adds {weight} bytes gzipped"
+
+
+@pytest.mark.parametrize(
+    "change, kwargs, error",
+    [
+        (lambda lines: {}, {}, TypeError),
+        (lambda lines: {k: {"plain": v["plain"]} for k, v in lines.items()}, {}, ValueError),
+        (lambda lines: {k: v for k, v in lines.items() if k != (32, 1, False)}, {}, ValueError),
+        (lambda lines: {**lines, (8, 0, True): {"plain": [1.0] * 5, "residual": [1.0] * 4}}, {},
+         ValueError),
+        (lambda lines: {**lines, (8, 0, True): {"plain": [math.nan] * 5, "residual": [1.0] * 5}},
+         {}, ValueError),
+        (lambda lines: lines, {"coords": [-1.0, -0.5, 0.25, 0.5, 1.0]}, ValueError),
+        (lambda lines: lines, {"depth": 16}, ValueError),
+        (lambda lines: lines, {"seed": 5}, ValueError),
+    ],
+)  # fmt: skip
+def test_landscape_explorer_rejects_bad_input(change, kwargs, error):
+    coords = kwargs.pop("coords", COORDS)
+    with pytest.raises(error):
+        landscape_explorer(coords, change(tiny_lines()), steps=400, **kwargs)

@@ -4,7 +4,8 @@
 initialised networks of growing depth. ``degradation_experiment`` reproduces at CPU scale the
 *degradation problem* of He et al. (2016, *Deep Residual Learning for Image Recognition*, Fig. 1 and
 4): a deeper plain network trains worse than a shallower one, a deeper residual network does not.
-Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, described by :class:`gradflow.mlp.NetSpec`.
+``sharpness`` and ``loss_lines`` read the loss landscape around the networks' weights (Li et al.,
+2018, *Visualizing the Loss Landscape of Neural Nets*). Networks are :class:`gradflow.mlp.ScaledShortcutMLP`, described by :class:`gradflow.mlp.NetSpec`.
 """
 
 from collections.abc import Sequence
@@ -235,3 +236,35 @@ def sharpness(
     }
     lowest = all(a.min() >= centre for a in axes)
     return Sharpness(centre, rise, lowest)
+
+
+def loss_lines(
+    runs: dict[str, list[Run]],
+    data: Digits,
+    coords: Sequence[float],
+    seeds: Sequence[int],
+    direction_seed: int = 1,
+) -> dict[tuple[int, int, bool], dict[str, np.ndarray]]:
+    """The loss along one filter-normalised direction through each network of ``runs`` whose seed
+    is in ``seeds``, as initialised and as trained: ``lines[(depth, seed, trained)]["plain"]`` and
+    ``["residual"]``, the losses at ``coords`` on the whole training set. The direction (seed
+    ``direction_seed``, the landscapes' first axis) is normalised to the weights it starts from."""
+    if not isinstance(runs, dict) or not runs:
+        raise TypeError(
+            "runs must be a non-empty dict {label: runs}, as degradation_experiment gives"
+        )
+    if not isinstance(data, Digits):
+        raise TypeError(f"data must be a gradflow.data.Digits, got {type(data).__name__}")
+    missing = sorted({*seeds} - {r.seed for rs in runs.values() for r in rs})
+    if not seeds or missing:
+        raise ValueError(f"seeds must be among the runs' seeds; not found: {missing or seeds!r}")
+    x, y = data.x_train, data.y_train
+    lines: dict[tuple[int, int, bool], dict[str, np.ndarray]] = {}
+    for run in (r for rs in runs.values() for r in rs if r.seed in seeds):
+        family = "residual" if run.spec.use_shortcut else "plain"
+        initial = build_network(run.spec, run.seed, x.shape[1])  # the run's weights at step 0
+        for trained, net in ((False, initial), (True, run.model)):
+            direction = filter_normalized_direction(net, direction_seed)
+            line = loss_line(net, x, y, direction, coords)
+            lines.setdefault((run.spec.depth, run.seed, trained), {})[family] = line
+    return lines

@@ -1,5 +1,6 @@
 """Figures of the chapter on shortcuts in training: training curves over seeds, the depth sweep,
-and the loss landscapes (contours of a plane and slices along a line, from ``gradflow.landscape``)."""
+and the loss landscapes (contours of a plane and slices along a line, from ``gradflow.landscape``),
+and an explorer of the slices by depth, seed and training (``gradflow.explorer``)."""
 
 from collections.abc import Sequence
 
@@ -7,7 +8,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 
-from gradflow.plots.style import CYCLE, DASHES, MARKERS, book_style, family_style, finish
+from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View, log_axis, sci
+from gradflow.plots.style import (
+    CYCLE,
+    DASHES,
+    MARKERS,
+    PLAIN,
+    RESIDUAL,
+    book_style,
+    family_style,
+    finish,
+)
 
 
 def plot_training_curves(
@@ -129,3 +140,77 @@ def plot_loss_slices(
         ax.set(yscale="log", xlabel="distance along direction 1 (a)", ylabel="training loss")
         ax.legend()
     return finish(fig)
+
+
+def _loss(value: float) -> str:
+    """A loss as the caption reads it: three significant digits, powers of ten when far from 1."""
+    return f"{value:#.3g}".rstrip(".") if 0.01 <= value < 10_000 else sci(value)
+
+
+def landscape_explorer(
+    coords: Sequence[float],
+    lines: dict,
+    steps: int,
+    depth: int | None = None,
+    seed: int | None = None,
+) -> Explorer:
+    """The loss along one filter-normalised direction without and with shortcuts: a menu sets the
+    depth, a slider the seed, a box whether the networks are trained (for ``steps`` steps).
+    ``lines[(depth, seed, trained)]`` holds the losses at ``coords`` of ``"plain"`` and
+    ``"residual"``, as ``gradflow.experiments.shortcuts_in_training.loss_lines`` returns them."""
+    if not isinstance(lines, dict) or not lines:
+        raise TypeError("lines must be a non-empty dict {(depth, seed, trained): {family: losses}}")
+    coords = [float(a) for a in coords]
+    if 0.0 not in coords or len(coords) < 3:
+        raise ValueError(f"coords must hold 0 (the weights themselves) and both ends: {coords}")
+    centre = coords.index(0.0)
+    for key, pair in lines.items():
+        if not isinstance(pair, dict) or set(pair) != {"plain", "residual"}:
+            raise ValueError(f"lines[{key}] must hold exactly 'plain' and 'residual'")
+    depths = sorted({d for d, _, _ in lines})
+    seeds = sorted({s for _, s, _ in lines})
+
+    def caption(d: int, s: int, trained: bool) -> str:
+        p, r = lines[(d, s, trained)]["plain"], lines[(d, s, trained)]["residual"]
+        when = f"after {steps} training steps" if trained else "at initialisation"
+        return (
+            f"{d} hidden layers, seed {s}, {when}: at the weights themselves the loss is "
+            f"{_loss(p[centre])} without shortcuts and {_loss(r[centre])} with them; at a distance "
+            f"of {coords[-1]:g} (the mean of both ends) it is {_loss((p[0] + p[-1]) / 2)} and "
+            f"{_loss((r[0] + r[-1]) / 2)}."
+        )
+
+    views = {
+        key: View(caption(*key), {f: [float(v) for v in pair[f]] for f in pair}, x=coords)
+        for key, pair in lines.items()
+    }
+    ticks = np.linspace(coords[0], coords[-1], 5)
+    xaxis = Axis(
+        "distance along the direction (a)",
+        coords[0],
+        coords[-1],
+        ticks=[(float(t), f"{t:g}".replace("-", "−")) for t in ticks],
+    )
+    values = [float(v) for pair in lines.values() for f in pair.values() for v in f]
+    return Explorer(
+        [
+            Menu("depth", "Depth", {d: f"{d} hidden layers" for d in depths}),
+            Slider("seed", "Seed", seeds, [f"seed {s}" for s in seeds]),
+            Toggle("trained", "trained", ("at initialisation", f"after {steps} steps")),
+        ],
+        [
+            Series("plain", "without shortcuts", PLAIN),
+            Series("residual", "with shortcuts", RESIDUAL, dash="7 4"),
+        ],
+        views,
+        x=xaxis,
+        y=log_axis("training loss", values),  # one axis for every setting: it never rescales
+        start={
+            "depth": depths[0] if depth is None else depth,
+            "seed": seeds[0] if seed is None else seed,
+            "trained": True,
+        },
+        alt="Line chart, logarithmic vertical axis: the training loss along a filter-normalised "
+        "direction through the weights, from −1 to 1, without shortcuts (vermilion, solid) and with "
+        "them (blue, dashed)",
+    )
