@@ -25,38 +25,7 @@ from conftest import ROOT
 from gradflow import explorer as gx
 from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View
 from gradflow.plots.shortcut_connections import depth_explorer
-
-POINT = re.compile(r"([ML])(-?[\d.]+),(-?[\d.]+)")
-
-
-def unmap(axis: Axis, fraction: float) -> float:
-    """The value at ``fraction`` of an axis's length (the inverse of its mapping, done by hand)."""
-    if axis.log:
-        return axis.lo * (axis.hi / axis.lo) ** fraction
-    return axis.lo + fraction * (axis.hi - axis.lo)
-
-
-def read_path(d: str, xaxis: Axis, yaxis: Axis, top: float) -> list[list[tuple[float, float]]]:
-    """An SVG path back in data units: one list of (x, y) per stretch drawn without lifting the pen."""
-    runs = []
-    for pen, px, py in POINT.findall(d):
-        if pen == "M":
-            runs.append([])
-        x = unmap(xaxis, (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT))
-        y = unmap(yaxis, (gx.BOTTOM - float(py)) / (gx.BOTTOM - top))
-        runs[-1].append((x, y))
-    return runs
-
-
-def rounding(axis: Axis, top: float) -> float:
-    """The relative error of a value drawn on a log axis, from coordinates rounded to 0.05 unit."""
-    return 10 ** (0.05 / (gx.BOTTOM - top) * math.log10(axis.hi / axis.lo)) - 1 + 1e-9
-
-
-def top_of(explorer: Explorer) -> float:
-    """The plot area's top edge, read from the y axis's title in the drawing."""
-    return explorer._legend()[1]
-
+from svg_paths import read_path, rounding, states, top_of
 
 # -- a small explorer with one control of each kind -----------------------------------------------
 POWERS = [1, 2, 3]
@@ -95,19 +64,6 @@ def small(**changes) -> Explorer:
         "alt": "Line chart of x to a power, on a logarithmic vertical axis",
     }
     return Explorer(**(kwargs | changes))
-
-
-def states(data: dict, depth: int):
-    """Every state of the nested data, with its control positions."""
-
-    def walk(node, at):
-        if len(at) == depth:
-            yield at, node
-        else:
-            for i, child in enumerate(node):
-                yield from walk(child, (*at, i))
-
-    yield from walk(data["states"], ())
 
 
 def test_embedded_states_draw_the_values_they_come_from():

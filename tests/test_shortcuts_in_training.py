@@ -35,7 +35,7 @@ from gradflow.landscape import filter_normalized_direction, grid_coordinates, lo
 from gradflow.mlp import NetSpec, ScaledShortcutMLP, ShortcutMLP, build_network, fold_branch_scale
 from gradflow.plots.shortcuts_in_training import landscape_explorer
 from gradflow.train import train_classifier
-from test_explorer import read_path, rounding, states, top_of  # an SVG path read back in data units
+from svg_paths import read_path, rounding, states, top_of  # an SVG path read back in data units
 
 
 def test_branch_scale_one_is_the_books_shortcut_mlp():

@@ -9,7 +9,6 @@ by hand, is accessible and light, and refuses a grid it cannot draw."""
 
 import gzip
 import math
-import re
 import statistics
 from dataclasses import replace
 
@@ -18,13 +17,13 @@ import pytest
 import torch
 from bs4 import BeautifulSoup
 
-from gradflow import explorer as gx
 from gradflow.experiments import training_transformers as tt
 from gradflow.gpt import GPTConfig, GPTModel, LayerNorm, out_projections
 from gradflow.gradients import block_weight_grad_norms, logit_spread, stream_rms, weight_matrices
 from gradflow.plots.training_transformers import training_explorer
 from gradflow.tasks import SortTask
 from gradflow.train import History, train_sequence_model, warmup_factor
+from svg_paths import points, top_of
 
 TASK = SortTask(length=4, n_digits=3)
 TINY = tt.Budget(emb_dim=16, n_heads=2, steps=30, batch_size=16, lr=3e-3, record_every=10)
@@ -282,18 +281,6 @@ def explorer_grid(losses: dict, steps=(0, 5, 10)) -> dict:
     }
 
 
-def read_back(d: str, explorer, x_axis, y_axis) -> list[tuple[float, float]]:
-    """An SVG path of the explorer in data units, by the inverse of its linear axes, done by hand."""
-    top = explorer._legend()[1]
-    return [
-        (
-            x_axis.lo + (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT) * (x_axis.hi - x_axis.lo),
-            y_axis.lo + (gx.BOTTOM - float(py)) / (gx.BOTTOM - top) * (y_axis.hi - y_axis.lo),
-        )
-        for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d)
-    ]
-
-
 LN2 = math.log(2)
 HAND = {  # two depths, seeds 3 and 5, losses in units of ln 2 (the loss of guessing one of 2 digits)
     (1, False): [[1.0, 0.6, 0.4], [1.0, 0.8, 0.6]],
@@ -345,7 +332,7 @@ def test_training_explorer_carries_every_run():
                     statistics.median(r[n] for r in runs) if run == "median" else runs[run][n]
                     for n in range(len(steps))
                 ]
-                drawn = read_back(data["pool"][parts[2 + k]], explorer, x_axis, y_axis)
+                drawn = points(data["pool"][parts[2 + k]], x_axis, y_axis, top_of(explorer))
                 assert [x for x, _ in drawn] == pytest.approx(steps, abs=0.02)
                 assert [y for _, y in drawn] == pytest.approx(
                     [v / math.log(3) for v in by_hand], abs=1e-3

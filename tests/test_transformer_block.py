@@ -5,7 +5,6 @@ the figures draw, the edge explorer carries every measurement of the sweep and s
 words, and bad arguments are refused with a message that names the problem."""
 
 import gzip
-import re
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -14,7 +13,6 @@ import torch
 from bs4 import BeautifulSoup
 
 import gradflow.experiments.transformer_block as experiment
-from gradflow import explorer as gx
 from gradflow.diagrams import block_diagram
 from gradflow.experiments.transformer_block import gradient_profile_at_init, random_tokens
 from gradflow.gpt import GPTConfig, GPTModel, PostLNTransformerBlock, TransformerBlock
@@ -26,6 +24,7 @@ from gradflow.gradients import (
 )
 from gradflow.plots.style import plot_profiles
 from gradflow.plots.transformer_block import edge_blocks, edge_explorer
+from svg_paths import points as path_points
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
 
@@ -305,16 +304,6 @@ def sweep_points(widths=(8, 16), depths=(2, 3, 5), epsilons=(1e-5, 1e-12)):
     ]  # fmt: skip
 
 
-def drawn_points(d: str, xaxis, yaxis, top: float) -> list[tuple[float, float]]:
-    """An SVG path of the explorer back in data units."""
-    out = []
-    for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d):
-        fx = (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT)
-        fy = (gx.BOTTOM - float(py)) / (gx.BOTTOM - top)
-        out.append((xaxis.lo + fx * (xaxis.hi - xaxis.lo), yaxis.lo * (yaxis.hi / yaxis.lo) ** fy))
-    return out
-
-
 def test_edge_explorer_carries_every_point():
     points = sweep_points()
     explorer = edge_explorer(points)
@@ -330,7 +319,7 @@ def test_edge_explorer_carries_every_point():
             for k, sc in enumerate((False, True)):
                 expected = [value[C, L, eps, sc] for L in (2, 3, 5)]
                 assert list(view.y["with" if sc else "without"]) == expected
-                drawn = drawn_points(data["pool"][parts[2 + k]], xaxis, yaxis, top)
+                drawn = path_points(data["pool"][parts[2 + k]], xaxis, yaxis, top)
                 assert [x for x, _ in drawn] == pytest.approx([2, 3, 5], abs=0.01)
                 assert [y for _, y in drawn] == pytest.approx(expected, rel=0.05)
     # one vertical axis for every state, in whole decades, holding every value

@@ -9,7 +9,6 @@ axes, with a caption worked out by hand; and bad input for clear errors.
 
 import gzip
 import math
-import re
 
 import pytest
 import torch
@@ -44,6 +43,7 @@ from gradflow.plots.vanishing_gradients import (
     scale_explorer,
 )
 from gradflow.train import History, train_classifier
+from svg_paths import points
 
 
 def scalar_chain(weights: list[float]) -> nn.Sequential:
@@ -352,17 +352,6 @@ def tiny_sweeps(depth: int = 5, scales=(0.5, 1.0, 2.0)) -> tuple[dict, dict]:
     return sweeps, {act: geometric(1e-6, 10.0, depth) for act in sweeps}
 
 
-POINT = re.compile(r"([ML])(-?[\d.]+),(-?[\d.]+)")
-
-
-def drawn(d: str, axis: gx.Axis, top: float) -> list[float]:
-    """The values of an SVG path back in data units, by inverting the log axis by hand."""
-    return [
-        axis.lo * (axis.hi / axis.lo) ** ((gx.BOTTOM - float(py)) / (gx.BOTTOM - top))
-        for _, _, py in POINT.findall(d)
-    ]
-
-
 def test_scale_explorer_carries_every_profile():
     sweeps, default = tiny_sweeps()
     explorer = scale_explorer(sweeps, default)
@@ -373,13 +362,14 @@ def test_scale_explorer_carries_every_profile():
     for i, c in enumerate((0.5, 1.0, 2.0)):
         for j, act in enumerate(("tanh", "relu")):
             caption, parts = data["states"][i][j]
-            yaxis = explorer.views[(c, act)][2]
+            _, xaxis, yaxis, _ = explorer.views[(c, act)]
             # one axis for every state: whole decades that hold every value
             assert (yaxis.lo, yaxis.hi) == pytest.approx((1e-6, 1e5))
             assert caption.startswith(f"{explorer.controls[1].texts[j]}, c = ")
             # eleven decades over about 240 units, points rounded to 0.1 unit: within 1 %
             for k, values in ((2, sweeps[act][c]), (3, default[act])):
-                assert drawn(data["pool"][parts[k]], yaxis, top) == pytest.approx(values, rel=1e-2)
+                drawn = points(data["pool"][parts[k]], xaxis, yaxis, top)
+                assert [y for _, y in drawn] == pytest.approx(values, rel=1e-2)
 
 
 def test_every_control_changes_drawing_and_caption_from_every_state():

@@ -48,6 +48,7 @@ from gradflow.mlp import GatedResidualMLP, NetSpec, ScaledShortcutMLP, build_net
 from gradflow.paths import input_gradients, path_counts
 from gradflow.plots.why_residuals_work import paths_explorer
 from gradflow.train import History, evaluate, fit_regression, train_classifier
+from svg_paths import points
 
 
 @pytest.fixture(scope="module")
@@ -361,18 +362,6 @@ def tiny_paths(gradients=None) -> PathStudies:
     return PathStudies(study, trained, {})
 
 
-def drawn(d: str, axis_x, axis_y, top: float) -> list[tuple[float, float]]:
-    """An SVG path's points back in data units."""
-    points = []
-    for px, py in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d):
-        fx = (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT)
-        fy = (gx.BOTTOM - float(py)) / (gx.BOTTOM - top)
-        points.append(
-            (axis_x.lo + fx * (axis_x.hi - axis_x.lo), axis_y.lo + fy * (axis_y.hi - axis_y.lo))
-        )
-    return points
-
-
 def test_paths_explorer_carries_every_study():
     paths = tiny_paths()
     explorer = paths_explorer(paths)
@@ -392,13 +381,13 @@ def test_paths_explorer_carries_every_study():
                     expected[f"family{f}"] = list(total / total.sum())
             assert set(view.y) == set(expected)
             for s, series in enumerate(explorer.series):
-                points = drawn(data["pool"][parts[2 + s]], xaxis, yaxis, top)
+                drawn = points(data["pool"][parts[2 + s]], xaxis, yaxis, top)
                 if series.name not in expected:
-                    assert points == []  # family b is not measured at 6 blocks: not drawn
+                    assert drawn == []  # family b is not measured at 6 blocks: not drawn
                     continue
                 assert view.y[series.name] == pytest.approx(expected[series.name], abs=1e-12)
-                assert [x for x, _ in points] == pytest.approx(xs, abs=0.01)
-                assert [y for _, y in points] == pytest.approx(expected[series.name], abs=2e-3)
+                assert [x for x, _ in drawn] == pytest.approx(xs, abs=0.01)
+                assert [y for _, y in drawn] == pytest.approx(expected[series.name], abs=2e-3)
     # both axes have at least two labelled ticks and hold every state's values
     for view, xaxis, yaxis, _ in explorer.views.values():
         assert len(xaxis.ticks) >= 2 and len(yaxis.ticks) >= 2
