@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradflow.explorer import Explorer, Menu, Series, Slider, View, integer_axis, log_axis, sci
-from gradflow.plots.style import CYCLE, PLAIN, RESIDUAL, book_style, finish
+from gradflow.plots.style import ACTIVATION_LABELS, CYCLE, PLAIN, RESIDUAL, book_style, finish
 
 
 def grouped_bars(
@@ -57,7 +57,6 @@ def grouped_bars(
 
 
 # -- The depth explorer ------------------------------------------------------
-ACTIVATION_LABELS = {"gelu": "GELU", "sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
 
 
 def depth_explorer(profiles: dict, depth: int = 10, activation: str | None = None) -> Explorer:

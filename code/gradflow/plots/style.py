@@ -35,6 +35,8 @@ GATED = PALETTE["green"]  # colour of a residual network with zero-initialised g
 CYCLE = [PALETTE[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 DASHES = ["-", "--", ":", "-."]  # line styles, so that lines differ by more than colour
+# how an activation's name reads in a legend, a menu or a caption
+ACTIVATION_LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "gelu": "GELU"}
 
 STYLE = {
     "figure.facecolor": "white",

@@ -24,7 +24,16 @@ from gradflow.explorer import (
     sci,
 )
 from gradflow.mlp import check_activation
-from gradflow.plots.style import CYCLE, DASHES, MARKERS, PALETTE, PLAIN, book_style, finish
+from gradflow.plots.style import (
+    ACTIVATION_LABELS,
+    CYCLE,
+    DASHES,
+    MARKERS,
+    PALETTE,
+    PLAIN,
+    book_style,
+    finish,
+)
 
 if TYPE_CHECKING:  # result type of the training drawn here
     from gradflow.train import History
@@ -173,7 +182,6 @@ def plot_training(histories: "dict[str, History]", deep: str, layers: Sequence[i
     return finish(fig)
 
 
-ACTIVATION_LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "gelu": "GELU"}
 NAMED_SCALES = {1.0: "1 (Xavier)", math.sqrt(2): "√2 ≈ 1.41 (He)"}  # how the slider reads them
 
 
