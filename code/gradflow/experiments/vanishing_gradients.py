@@ -176,14 +176,23 @@ def init_sweep(
     check_tensor(x, "x", ndim=2)
     if len(schemes) == 0:
         raise ValueError("schemes is empty: give at least one initialisation scheme")
-    out = {}
-    for scheme in schemes:
-        if scheme not in INIT_SWEEP:
-            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(INIT_SWEEP)}")
-        model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
-        init_weights(model, INIT_SWEEP[scheme], seed=seed, zero_bias=False)  # biases as PyTorch's
-        out[scheme] = weight_gradient_norms(model, x, y)
-    return out
+    unknown = [scheme for scheme in schemes if scheme not in INIT_SWEEP]
+    if unknown:
+        raise ValueError(f"unknown scheme {unknown[0]!r}; choose one of {list(INIT_SWEEP)}")
+    return {
+        scheme: initialised_norms(activation, x, y, INIT_SWEEP[scheme], depth, width, seed)
+        for scheme in schemes
+    }
+
+
+def initialised_norms(
+    activation: str, x: torch.Tensor, y: torch.Tensor, init, depth: int, width: int, seed: int
+) -> list[float]:
+    """The weight-gradient norms of the plain network of ``seed`` with its weights drawn by ``init``
+    (a scheme's name or a scale c, as ``gradflow.init.init_weights`` takes it; biases as PyTorch's)."""
+    model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
+    init_weights(model, init, seed=seed, zero_bias=False)
+    return weight_gradient_norms(model, x, y)
 
 
 # The explorer's weight scales c (std c / sqrt(fan_in)): from the sweep's "too small" to its "too large",
@@ -204,12 +213,7 @@ def scale_sweep(
     check_tensor(x, "x", ndim=2)
     if len(scales) == 0:
         raise ValueError("scales is empty: give at least one weight scale")
-    out = {}
-    for c in scales:
-        model = build_mlp(depth, width, x.shape[1], activation=activation, seed=seed)
-        init_weights(model, c, seed=seed, zero_bias=False)  # biases as PyTorch's, as in init_sweep
-        out[c] = weight_gradient_norms(model, x, y)
-    return out
+    return {c: initialised_norms(activation, x, y, c, depth, width, seed) for c in scales}
 
 
 @dataclass
