@@ -27,11 +27,10 @@ from myst_nb.core.read import read_myst_markdown_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 # the strict build's options, written once in pyproject.toml and shared with nox and the tests
-SPHINX_OPTIONS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"][
-    "sphinx-options"
-]
+BOOK = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]
+SPHINX_OPTIONS = BOOK["sphinx-options"]
 # Budget per lesson in seconds of bare execution on 2 CPU cores, from the issues that add them.
-BUDGETS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["book"]["lesson-budgets"]
+BUDGETS = BOOK["lesson-budgets"]
 TOTAL_BUDGET = 330  # issue 19: every lesson's bare execution in turn, seeds and all
 
 

@@ -93,9 +93,8 @@ def main() -> None:
     )
     table: dict[tuple[str, str], dict[str, dict]] = {}
     errors, seconds = [], {}
-    for (
-        v
-    ) in variants:  # a variant with more torch threads runs fewer lessons at once: no core twice
+    # a variant with more torch threads runs fewer lessons at once: no core twice
+    for v in variants:
         threads = int(VARIANTS[v].get("GRADFLOW_THREADS", "1"))
         with ThreadPoolExecutor(max_workers=max(1, args.jobs // threads)) as pool:
             for stem, variant, records, error, took in pool.map(lambda p, v=v: run(p, v), lessons):
