@@ -66,8 +66,8 @@ myst_heading_anchors = 3
 
 # -- References ---------------------------------------------------------------------------------
 bibtex_bibfiles = ["docs/references.bib"]
-bibtex_default_style = "alpha"
-bibtex_reference_style = "author_year"
+bibtex_default_style = "alpha_distinct"  # bookbuild.citation: He et al. [2016a], [2016b]
+bibtex_reference_style = "author_year_distinct"
 
 # -- API reference ------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
