@@ -9,13 +9,21 @@ In a notebook, each figure is handed out as PNG (for the site) and PDF (for the 
 Each chapter's own figures are in the module of ``gradflow.plots`` named after it.
 """
 
+import math
 from collections.abc import Sequence
 from contextlib import contextmanager
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.axis import Axis
+from matplotlib.ticker import (
+    Formatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+)
 
 # Okabe & Ito (2008), "Color Universal Design".
 PALETTE = {
@@ -94,8 +102,61 @@ def book_style():
         yield
 
 
+class ReadableLogLocator(LogLocator):
+    """Ticks of a log axis of which at least two fall in view: decades where the view spans two of
+    them, else 1-2-5 steps, else every digit, else (a view narrower than one digit) even steps."""
+
+    def __init__(self):
+        super().__init__(base=10.0, subs=(1.0,))
+
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+        vmin, vmax = sorted((vmin, vmax))
+        for subs in ((1.0,), (1.0, 2.0, 5.0), tuple(range(1, 10))):
+            self.set_params(subs=subs)
+            ticks = super().tick_values(vmin, vmax)
+            if np.sum((ticks >= vmin * (1 - 1e-9)) & (ticks <= vmax * (1 + 1e-9))) >= 2:
+                return ticks
+        return MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+
+
+class LogTickFormatter(Formatter):
+    """A log axis's tick labels: 10ⁿ for a decade, m×10ⁿ between decades (up to 3 digits)."""
+
+    def __call__(self, x: float, pos=None) -> str:
+        if not x > 0 or not math.isfinite(x):
+            return ""
+        exponent = math.floor(math.log10(x) + 1e-9)
+        mantissa = float(f"{x / 10**exponent:.3g}")
+        if mantissa == 10:  # 9.9996e-2 rounds up to the next decade
+            mantissa, exponent = 1.0, exponent + 1
+        power = f"10^{{{exponent}}}"
+        text = power if mantissa == 1 else f"{mantissa:g}\\times{power}"
+        return f"$\\mathdefault{{{text}}}$"
+
+
+def readable_log_axis(axis: Axis) -> None:
+    """Give a log ``axis`` at least two labelled ticks in view (``ReadableLogLocator``), labelled by
+    ``LogTickFormatter``, minor ticks unlabelled. matplotlib's default labels decades only, so a view
+    narrower than two decades may show one label or none."""
+    if axis.get_scale() != "log":
+        raise ValueError(f"readable_log_axis: the axis is on a {axis.get_scale()} scale, not log")
+    axis.set_major_locator(ReadableLogLocator())
+    axis.set_major_formatter(LogTickFormatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
 def finish(fig: plt.Figure) -> plt.Figure:
-    """Detach ``fig`` from pyplot (so a notebook shows it once, as the cell's value) and return it."""
+    """Make every log axis of ``fig`` readable (``readable_log_axis``: unless a figure set its own
+    ticks), detach ``fig`` from pyplot (so a notebook shows it once, as the cell's value) and
+    return it."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if (
+                axis.get_scale() == "log"
+                and type(axis.get_major_locator()) is LogLocator  # matplotlib's own, not a figure's
+                and type(axis.get_major_formatter()) is LogFormatterSciNotation
+            ):
+                readable_log_axis(axis)
     plt.close(fig)
     return fig
 
@@ -143,8 +204,6 @@ def plot_profiles(
                 )
             ax.set_yscale(yscale)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole numbers
-            if yscale == "log":
-                ax.yaxis.set_minor_formatter(NullFormatter())  # decade labels only: no clutter
             ax.set(title=title, xlabel=xlabel)
         axes[0, 0].set_ylabel(ylabel)
         axes[0, 0].legend()
