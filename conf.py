@@ -1,6 +1,7 @@
 """Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
 
 import os
+import tomllib
 from pathlib import Path
 
 import gradflow
@@ -32,6 +33,7 @@ extensions = [
     "bookbuild.autolink",  # ... keeps its links when a page is written again, without its stylesheet
     "bookbuild.downloads",  # each chapter's executed notebook and MyST source, from its header
     "bookbuild.citation",  # the book's BibTeX from CITATION.cff (landing page, PDF)
+    "bookbuild.reading_time",  # each chapter's reading and exercise times, from what it holds
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
     "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
@@ -63,6 +65,15 @@ nb_execution_timeout = 600
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# each lesson's execution budget (pyproject.toml), which prices its exercises' runs (a test book
+# built without pyproject.toml prices their thinking alone)
+_pyproject = Path(__file__).parent / "pyproject.toml"
+reading_time_execution_budgets = (
+    tomllib.loads(_pyproject.read_text(encoding="utf-8"))["tool"]["book"]["lesson-budgets"]
+    if _pyproject.is_file()
+    else {}
+)
 
 # -- References ---------------------------------------------------------------------------------
 bibtex_bibfiles = ["docs/references.bib"]
