@@ -67,10 +67,10 @@ def test_counts_of_a_hand_built_page():
 def test_minutes_by_hand():
     page = PageContent(words=2000, inline_math=10, equations=4, figures=3, tables=2,
                        table_rows=20, code_lines=100, output_lines=50)  # fmt: skip
-    # 2000/200 = 10; 10 * 0.1 = 1; 4 * 1 = 4; 3 * 2 = 6; 2 * 0.5 = 1; 20 * 0.05 = 1;
-    # 100 * 0.02 = 2; 50 * 0.02 = 1: 26 minutes
-    assert COSTS["words"] == 1 / 200 and COSTS["figures"] == 2.0  # the costs this case assumes
-    assert reading_minutes(page) == pytest.approx(26.0)
+    # 2000/200 = 10; 10 * 0.1 = 1; 4 * 1 = 4; 3 * 2.5 = 7.5; 2 * 0.25 = 0.5; 20 * 0.02 = 0.4;
+    # 100 * 0.01 = 1; 50 * 0.01 = 0.5: 24.9 minutes
+    assert COSTS["words"] == 1 / 200 and COSTS["figures"] == 2.5  # the costs this case assumes
+    assert reading_minutes(page) == pytest.approx(24.9)
     assert rounded(26.0) == 25 and rounded(28.0) == 30 and rounded(0.5) == 5
 
 

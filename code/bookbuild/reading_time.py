@@ -31,17 +31,18 @@ logger = logging.getLogger(__name__)
 
 # What a student needs for each item, in minutes. Calibrated on the book's six chapters against a
 # student's reading of them (issue 23: about 45/35/50/50/55/35 minutes, where 200 words a minute
-# gave 25/20/30/30/30/25): these costs give 40/35/50/55/70/40 (December 2026); no choice of
-# costs in a plausible range came within 7 minutes of all six.
+# gave 25/20/30/30/30/25): these costs give 40/35/45/50/65/35 (December 2026). No choice in a
+# plausible range comes within 7 minutes of all six; the student's times leave little for code,
+# which a reader glances along while the prose says what it does.
 COSTS = {
     "words": 1 / 200,  # prose, captions and titles, at 200 words a minute
     "inline_math": 0.1,  # a symbol or short formula in a sentence: 6 seconds
     "equations": 1.0,  # a displayed equation, worked through
-    "figures": 2.0,  # a figure (or an interactive explorer), read against its caption
-    "tables": 0.5,  # a table's caption and columns ...
-    "table_rows": 0.05,  # ... and 3 seconds for each of its rows
-    "code_lines": 0.02,  # a line of code shown (cells and listings), read beside the prose: 1.2 s
-    "output_lines": 0.02,  # a line a cell prints
+    "figures": 2.5,  # a figure (most have two or three panels) or an explorer, with its caption
+    "tables": 0.25,  # a table's caption and columns: 15 seconds ...
+    "table_rows": 0.02,  # ... and about a second for each of its rows
+    "code_lines": 0.01,  # a line of code shown (cells and listings), glanced along: 0.6 s
+    "output_lines": 0.01,  # a line a cell prints
 }
 EXERCISE_MINUTES = 5.0  # to read an exercise, predict, edit the code and compare (execution aside)
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")

@@ -103,7 +103,7 @@ def book_style():
 
 
 class ReadableLogLocator(LogLocator):
-    """Ticks of a log axis of which at least two fall in view: decades where the view spans two of
+    """Ticks of a log axis of which at least two fall in view: decades where the view holds two of
     them, else 1-2-5 steps, else every digit, else (a view narrower than one digit) even steps."""
 
     def __init__(self):
@@ -111,10 +111,18 @@ class ReadableLogLocator(LogLocator):
 
     def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
         vmin, vmax = sorted((vmin, vmax))
-        for subs in ((1.0,), (1.0, 2.0, 5.0), tuple(range(1, 10))):
-            self.set_params(subs=subs)
-            ticks = super().tick_values(vmin, vmax)
-            if np.sum((ticks >= vmin * (1 - 1e-9)) & (ticks <= vmax * (1 + 1e-9))) >= 2:
+        if not 0 < vmin < vmax < math.inf:
+            return super().tick_values(vmin, vmax)
+        decades = 10.0 ** np.arange(math.floor(math.log10(vmin)), math.ceil(math.log10(vmax)) + 1)
+
+        def in_view(ticks: np.ndarray) -> int:
+            return int(np.sum((ticks >= vmin * (1 - 1e-9)) & (ticks <= vmax * (1 + 1e-9))))
+
+        if in_view(decades) >= 2:
+            return super().tick_values(vmin, vmax)  # matplotlib's decades (every k-th if many)
+        for subs in ((1.0, 2.0, 5.0), tuple(range(1, 10))):
+            ticks = np.sort(np.outer(decades, subs).ravel())
+            if in_view(ticks) >= 2:
                 return ticks
         return MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
 
