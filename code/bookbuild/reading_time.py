@@ -110,6 +110,11 @@ def _lines(text: str) -> int:
     return len([line for line in text.splitlines() if line.strip()])
 
 
+def _body_rows(table: nodes.table) -> int:
+    """Rows below the header (the header row is part of the table's own cost)."""
+    return sum(1 for body in table.findall(nodes.tbody) for _ in body.findall(nodes.row))
+
+
 def _count(node: nodes.Node, counts: dict, in_exercise: bool) -> None:
     """Add what ``node`` holds to ``counts`` (reading items only outside exercises)."""
     if _is_exercise(node):
@@ -131,7 +136,7 @@ def _count(node: nodes.Node, counts: dict, in_exercise: bool) -> None:
         counts["figures"] += 1
     elif isinstance(node, nodes.table):
         counts["tables"] += 1
-        counts["table_rows"] += sum(1 for _ in node.findall(nodes.row))
+        counts["table_rows"] += _body_rows(node)
         return
     elif isinstance(node, nodes.math_block):
         counts["equations"] += 1
@@ -159,13 +164,13 @@ def _count_output(bundle: nodes.Element, counts: dict) -> None:
         counts["figures"] += 1
     elif tables := list(bundle.findall(nodes.table)):
         counts["tables"] += 1
-        counts["table_rows"] += sum(1 for _ in tables[0].findall(nodes.row))
+        counts["table_rows"] += _body_rows(tables[0])
     elif any("<figure" in n.astext() for n in bundle.findall(nodes.raw)):
         counts["figures"] += 1  # an interactive explorer
     elif any("<table" in n.astext() for n in bundle.findall(nodes.raw)):
         counts["tables"] += 1
         rows = max(n.astext().count("<tr") for n in bundle.findall(nodes.raw))
-        counts["table_rows"] += max(0, rows - 1)  # the header row is the table's own cost
+        counts["table_rows"] += max(0, rows - 1)  # below the header, as _body_rows
     else:
         text = [n for n in bundle.findall(nodes.literal_block)]
         counts["output_lines"] += _lines(text[0].astext()) if text else 0
