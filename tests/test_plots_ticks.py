@@ -278,7 +278,9 @@ def test_log_tick_labels(value, text):
     [
         (0.05, 50.0, [0.1, 1.0, 10.0]),  # three decades in view: decades alone
         (0.3, 4.0, [0.5, 1.0, 2.0]),  # one decade: 1-2-5 steps
-        (1.5, 9.0, [2.0, 5.0]),  # no decade, two 1-2-5 steps
+        (0.085, 0.45, [0.1, 0.2, 0.3, 0.4]),  # two 1-2-5 steps: every digit (0.09 crowds 0.1)
+        (0.7, 1.1, [0.7, 0.8, 0.9, 1.0]),  # every digit, far enough apart on a short view
+        (1.5, 12.0, [2.0, 5.0, 10.0]),  # no decade but one, three 1-2-5 steps
         (0.15, 0.45, [0.2, 0.3, 0.4]),  # one 1-2-5 step: every digit
         (0.31, 0.33, [0.31, 0.32, 0.33]),  # no digit: even steps
     ],

@@ -4,6 +4,7 @@ by hand, and on a small book whose landing page shows a lesson's time, rebuilt a
 grows (the number must change: never stale)."""
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from docutils import nodes
@@ -15,6 +16,7 @@ from bookbuild.reading_time import (
     COSTS,
     EXERCISE_MINUTES,
     PageContent,
+    _pages_to_rewrite,
     exercise_minutes,
     page_content,
     reading_minutes,
@@ -67,10 +69,10 @@ def test_counts_of_a_hand_built_page():
 def test_minutes_by_hand():
     page = PageContent(words=2000, inline_math=10, equations=4, figures=3, tables=2,
                        table_rows=20, code_lines=100, output_lines=50)  # fmt: skip
-    # 2000/200 = 10; 10 * 0.1 = 1; 4 * 1 = 4; 3 * 2.5 = 7.5; 2 * 0.25 = 0.5; 20 * 0.02 = 0.4;
-    # 100 * 0.01 = 1; 50 * 0.01 = 0.5: 24.9 minutes
+    # 2000/200 = 10; 10 * 0.05 = 0.5; 4 * 1 = 4; 3 * 2.5 = 7.5; 2 * 0.25 = 0.5; 20 * 0.02 = 0.4;
+    # 100 * 0.01 = 1; 50 * 0.01 = 0.5: 24.4 minutes
     assert COSTS["words"] == 1 / 200 and COSTS["figures"] == 2.5  # the costs this case assumes
-    assert reading_minutes(page) == pytest.approx(24.9)
+    assert reading_minutes(page) == pytest.approx(24.4)
     assert rounded(26.0) == 25 and rounded(28.0) == 30 and rounded(0.5) == 5
 
 
@@ -102,6 +104,18 @@ def test_bad_input_is_rejected():
         PageContent(figures=1.5)
     with pytest.raises(ValueError, match="execution_seconds"):
         exercise_minutes(PageContent(), float("nan"))
+
+
+def test_pages_showing_times_are_written_again():
+    """After a page is read again, or the costs changed; not otherwise."""
+    env = SimpleNamespace(bookbuild_time_users={"docs/index"})
+    app = SimpleNamespace(_bookbuild_read=set())
+    assert _pages_to_rewrite(app, env) == ["docs/index"]  # no costs known from a build before
+    assert _pages_to_rewrite(app, env) == []  # nothing read, the same costs
+    app._bookbuild_read = {"lessons/one"}
+    assert _pages_to_rewrite(app, env) == ["docs/index"]
+    app._bookbuild_read, env.bookbuild_pricing = set(), "the costs of an earlier build"
+    assert _pages_to_rewrite(app, env) == ["docs/index"]
 
 
 def test_landing_page_computes_every_chapter_time():

@@ -12,8 +12,8 @@ Two roles show the numbers: ``{reading-time}`../lessons/x``` gives "about 45 min
 ``{doc}``; an empty target is the page itself). The counts are taken as each page is read, kept in
 the build environment (merged from parallel readers, dropped with the page), and the roles are
 filled in when their page is written. Whenever a page is read again (an edited lesson, or one that
-bookbuild.sphinxext executes again), every page that shows a time is written again, so no number
-is ever stale.
+bookbuild.sphinxext executes again) or the costs below change, every page that shows a time is
+written again, so no number is ever stale.
 """
 
 import math
@@ -31,12 +31,12 @@ logger = logging.getLogger(__name__)
 
 # What a student needs for each item, in minutes. Calibrated on the book's six chapters against a
 # student's reading of them (issue 23: about 45/35/50/50/55/35 minutes, where 200 words a minute
-# gave 25/20/30/30/30/25): these costs give 40/35/45/50/65/35 (December 2026). No choice in a
-# plausible range comes within 7 minutes of all six; the student's times leave little for code,
-# which a reader glances along while the prose says what it does.
+# gave 25/20/30/30/30/25): on the lessons of December 2026 these costs give 40/30/45/50/60/35, each
+# within 5 minutes. The student's times leave little for code, which a reader glances along while
+# the prose says what it does.
 COSTS = {
     "words": 1 / 200,  # prose, captions and titles, at 200 words a minute
-    "inline_math": 0.1,  # a symbol or short formula in a sentence: 6 seconds
+    "inline_math": 0.05,  # a symbol or short formula in a sentence: 3 seconds
     "equations": 1.0,  # a displayed equation, worked through
     "figures": 2.5,  # a figure (most have two or three panels) or an explorer, with its caption
     "tables": 0.25,  # a table's caption and columns: 15 seconds ...
@@ -234,8 +234,12 @@ def _note_read(app: Sphinx, env: BuildEnvironment, docnames: list) -> None:
 
 
 def _pages_to_rewrite(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """Every page that shows a time is written again whenever a page was read again."""
-    if not getattr(app, "_bookbuild_read", set()):
+    """Every page that shows a time is written again whenever a page was read again, or the
+    costs changed since the last build."""
+    pricing = (sorted(COSTS.items()), EXERCISE_MINUTES)
+    repriced = getattr(env, "bookbuild_pricing", None) != pricing
+    env.bookbuild_pricing = pricing
+    if not getattr(app, "_bookbuild_read", set()) and not repriced:
         return []
     return sorted(getattr(env, "bookbuild_time_users", set()))
 

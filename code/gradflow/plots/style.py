@@ -102,9 +102,26 @@ def book_style():
         yield
 
 
+def _spaced(ticks: np.ndarray, vmin: float, vmax: float, gap: float = 0.08) -> np.ndarray:
+    """The ``ticks`` in view, at least ``gap`` of the view's (log) height apart: of two closer
+    ones the decade stays (9×10⁻² gives way to 10⁻¹), else the lower one."""
+    span = math.log10(vmax / vmin)
+    kept: list[float] = []
+    for t in np.sort(ticks):
+        if not vmin * (1 - 1e-9) <= t <= vmax * (1 + 1e-9):
+            continue
+        if kept and math.log10(t / kept[-1]) < gap * span:
+            if not math.isclose(math.log10(t), round(math.log10(t))):
+                continue  # t crowds the tick below it
+            kept.pop()  # a decade displaces the tick just below it
+        kept.append(float(t))
+    return np.array(kept)
+
+
 class ReadableLogLocator(LogLocator):
     """Ticks of a log axis of which at least two fall in view: decades where the view holds two of
-    them, else 1-2-5 steps, else every digit, else (a view narrower than one digit) even steps."""
+    them, else 1-2-5 steps where it holds three, else every digit, else (a view narrower than one
+    digit) even steps."""
 
     def __init__(self):
         super().__init__(base=10.0, subs=(1.0,))
@@ -115,14 +132,11 @@ class ReadableLogLocator(LogLocator):
             return super().tick_values(vmin, vmax)
         decades = 10.0 ** np.arange(math.floor(math.log10(vmin)), math.ceil(math.log10(vmax)) + 1)
 
-        def in_view(ticks: np.ndarray) -> int:
-            return int(np.sum((ticks >= vmin * (1 - 1e-9)) & (ticks <= vmax * (1 + 1e-9))))
-
-        if in_view(decades) >= 2:
+        if len(_spaced(decades, vmin, vmax)) >= 2:
             return super().tick_values(vmin, vmax)  # matplotlib's decades (every k-th if many)
-        for subs in ((1.0, 2.0, 5.0), tuple(range(1, 10))):
-            ticks = np.sort(np.outer(decades, subs).ravel())
-            if in_view(ticks) >= 2:
+        for subs, enough in (((1.0, 2.0, 5.0), 3), (tuple(range(1, 10)), 2)):
+            ticks = _spaced(np.outer(decades, subs).ravel(), vmin, vmax)
+            if len(ticks) >= enough:
                 return ticks
         return MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
 
