@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits as _sklearn_digits
 
 from gradflow._checks import check_int
 from gradflow.init import book_seed
@@ -27,7 +26,11 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Digits:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     check_int(seed, "seed")
-    bunch = _sklearn_digits()
+    # imported here, not at the top: scikit-learn takes about two seconds to import, and only the
+    # chapters on the digits need it (every chapter imports this module through gradflow.train)
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
     x = bunch.data.astype(np.float32)  # (1797, 64), pixel intensities 0..16
     y = bunch.target.astype(np.int64)
     order = np.random.default_rng(book_seed(seed)).permutation(len(x))

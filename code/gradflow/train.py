@@ -90,7 +90,8 @@ def train_classifier(
             history.test_accuracy.append(acc)
         if step == steps:
             break
-        model.train()
+        if record:
+            model.train()  # back from evaluation (it visits every module: not on every step)
         idx = torch.randint(0, n, (batch_size,), generator=gen)
         before = [w.detach().clone() for w in weights] if record else None
         opt.zero_grad(set_to_none=True)
@@ -160,7 +161,8 @@ def train_sequence_model(
             if test_problems is not None:
                 history.test_accuracy.append(task.accuracy(model, test_problems))
             break
-        model.train()
+        if record:
+            model.train()  # back from evaluation (it visits every module: not on every step)
         idx = torch.randint(0, len(train_problems), (batch_size,), generator=gen)
         opt.zero_grad(set_to_none=True)
         logits = model(inputs[idx])  # (B, T, vocab_size)
