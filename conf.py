@@ -34,7 +34,7 @@ extensions = [
     "bookbuild.citation",  # the book's BibTeX from CITATION.cff (landing page, PDF)
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
-    "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
+    "bookbuild.opengraph",  # page descriptions (meta description, Open Graph), without matplotlib
 ]
 include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
 exclude_patterns = [
