@@ -34,6 +34,7 @@ extensions = [
     "bookbuild.citation",  # the book's BibTeX from CITATION.cff (landing page, PDF)
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
+    "bookbuild.unwritten",  # ... and the search index, whole when only some pages are written
     "bookbuild.opengraph",  # page descriptions (meta description, Open Graph), without matplotlib
 ]
 include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
