@@ -246,9 +246,10 @@ class Parses:
         self._parser = "" if path is None else None  # in memory, one process: no parser changes
         if path is not None and path.is_file():
             try:
-                self.saved = json.loads(path.read_text(encoding="utf-8"))
+                saved = json.loads(path.read_text(encoding="utf-8"))
             except ValueError:  # a file cut short: everything is parsed again
-                pass
+                saved = {}
+            self.saved = saved if isinstance(saved, dict) else {}
 
     def get(self, kind: str, text: str, parse: Callable[[], object], parser: str | None = None):
         """What ``parse`` finds in ``text`` (a JSON value), parsed once for each ``kind`` and text
