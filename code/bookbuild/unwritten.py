@@ -11,7 +11,8 @@ four pages and a search index without its index entries. A Sphinx extension, for
   from the index it wrote before, but not their index entries (sphinx-doc/sphinx#12599). The index
   entries of each page are kept beside the doctrees with the digest of the doctree they came from,
   and given back for each page not written again; for a page whose doctree has no kept entries,
-  they come from its doctree, as Sphinx finds them.
+  they come from its doctree, as Sphinx finds them. The words that no page holds any longer (Sphinx
+  kept each with an empty list of pages) are left out.
 """
 
 import hashlib
@@ -99,6 +100,10 @@ def keep_index_entries(app: Sphinx) -> None:
             keep[docname] = {"doctree": digest, "entries": found}
         indexer._index_entries.clear()  # in the order a clean build feeds them: by name
         indexer._index_entries.update(entries)
+        indexer.prune(app.env.all_docs)  # as the dump does, then forget the words of no page
+        for words in (indexer._mapping, indexer._title_mapping):
+            for word in [word for word, docnames in words.items() if not docnames]:
+                del words[word]
         if keep != kept:
             path.write_text(json.dumps(keep, sort_keys=True), encoding="utf-8")
         return dump()
