@@ -36,7 +36,8 @@ extensions = [
     "bookbuild.reading_time",  # each chapter's reading and exercise times, from what it holds
     "bookbuild.claims",  # every claim the lessons guard, with its value and margin: _build/claims.json
     "sphinx_sitemap",  # sitemap.xml for search engines
-    "sphinxext.opengraph",  # page descriptions (meta description, Open Graph)
+    "bookbuild.unwritten",  # ... and the search index, whole when only some pages are written
+    "bookbuild.opengraph",  # page descriptions (meta description, Open Graph), without matplotlib
 ]
 include_patterns = ["docs/**", "lessons/**"]  # only these folders hold pages
 exclude_patterns = [

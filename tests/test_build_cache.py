@@ -3,7 +3,7 @@ docs, a package of two modules and two lessons): a lesson executes again exactly
 reaches changes, and its page then shows the new output; a prose edit executes nothing; a rebuild
 with nothing changed executes nothing; the other lesson keeps its cached execution; a build into
 another output folder reuses every valid execution, and a page made from an older execution is read
-again."""
+again; after no change and after a prose edit, every file of the site is as a clean build writes it."""
 
 import os
 import re
@@ -36,8 +36,10 @@ def book(tmp_path):
 
 
 def build(src, out="out"):
-    """Build the book with its own package first on the path (for the kernels and conf.py)."""
-    env = {**os.environ, "PYTHONPATH": str(src / "code")}
+    """Build the book with its own package first on the path (for the kernels and conf.py); the
+    build engine is the checkout's (the rest of the path, as a worktree sets it, or the install)."""
+    path = [str(src / "code"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     result = sphinx_build(src, src.parent / out / "html", env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
@@ -76,6 +78,35 @@ def test_a_lesson_executes_exactly_when_its_dependencies_change(book):
     assert executed == set()
     assert "Some new prose." in page(book, "b") and "value is 2" in page(book, "b")
     assert "Executing notebook" not in output and "executing" not in output
+
+
+def site(src, out="out"):
+    """Every file of the built site, by its path."""
+    html = src.parent / out / "html"
+    return {p.relative_to(html).as_posix(): p.read_bytes() for p in html.rglob("*") if p.is_file()}
+
+
+def test_a_rebuild_leaves_the_site_as_a_clean_build_writes_it(book):
+    """After no change and after a prose edit, every file as a clean build of the same sources
+    writes it: the sitemap and the search index (which speak of every page) too."""
+    lesson_a = book / "lessons" / "a.md"
+    with lesson_a.open("a") as f:  # an entry of the search index's index, and a word of its own
+        f.write("\n```{index} single: shortcut connection\n```\n\nOne word: gradients.\n")
+    build(book)
+    clean = site(book)
+    executed, output = build(book)
+    assert executed == set() and "0 added, 0 changed, 0 removed" in output
+    again = site(book)
+    assert sorted(again) == sorted(clean)
+    assert [name for name in clean if again[name] != clean[name]] == []
+    assert b"lessons/a.html" in again["sitemap.xml"]
+    assert b'"shortcut connection"' in again["searchindex.js"]
+    lesson_a.write_text(lesson_a.read_text().replace("One word: gradients.", "Another."))
+    build(book)  # a prose edit: the word is on no page any more
+    build(book, "clean")  # the same sources, built clean
+    edited, clean = site(book), site(book, "clean")
+    assert sorted(edited) == sorted(clean)
+    assert [name for name in clean if edited[name] != clean[name]] == []
 
 
 def test_a_second_build_sharing_the_cache_leaves_no_page_stale(book):

@@ -1,10 +1,11 @@
 """Protects the build engine's dependency analysis (bookbuild.deps) on small packages and lessons
 written into a temporary folder: a lesson depends on its code cells, on every module of the package
 it reaches (directly, transitively, through `from package import module`, through a package's
-__init__), on files its code names, and on the versions of the packages it runs with (not test or lint tools); a module nobody imports and an
-import under `if TYPE_CHECKING:` are not dependencies. On the book itself: an edit to one chapter's
-experiment or figure module executes that chapter alone, an edit to a model executes only the
-chapters that use it, and the classifier's chapters do not depend on the sequence task."""
+__init__), on files its code names, and on the versions of the packages it runs with (not test or
+lint tools); a module nobody imports and an import under `if TYPE_CHECKING:` are not dependencies;
+what parsing found, kept between builds, never hides an edit. On the book itself: an edit to one
+chapter's experiment or figure module executes that chapter alone, an edit to a model executes only
+the chapters that use it, and the classifier's chapters do not depend on the sequence task."""
 
 import textwrap
 from pathlib import Path
@@ -131,6 +132,45 @@ def test_a_file_the_code_reads_is_a_dependency(book):
     assert deps.changes(before, deps.fingerprint(path, book)) == ["lessons/table.csv"]
 
 
+def test_parses_kept_between_builds_never_hide_an_edit(book, tmp_path):
+    """What parsing found, kept in a file from one build to the next (deps.Parses), gives the
+    fingerprint that parsing afresh gives, after a new import and an edited code cell too."""
+    kept = tmp_path / "doctrees" / "parses.json"
+    path = lesson(book, "from gradflow.b import Y")
+
+    def build() -> dict[str, str]:
+        parses = deps.Parses(kept)
+        found = deps.fingerprint(path, book, runtime=deps.environment(book, parses), parses=parses)
+        parses.save()
+        return found
+
+    first = build()
+    assert kept.is_file() and build() == first == deps.fingerprint(path, book)
+    (book / "code" / "gradflow" / "c.py").write_text("from . import d, e\nY = 2\n")  # a new import
+    assert "code/gradflow/d.py" in build()
+    (book / "lessons" / "table.csv").write_text("1,2\n")
+    path.write_text(path.read_text().replace("import Y", "import Y\nopen('table.csv')"))
+    assert "lessons/table.csv" in build()
+    assert build() == deps.fingerprint(path, book)
+
+
+def test_parses_kept_by_another_parser_are_not_used(tmp_path, monkeypatch):
+    """A kept result is found again by the same parser only: another environment (another
+    MyST-NB, another Python) parses again; so does a file cut short."""
+    kept = tmp_path / "parses.json"
+    parses = deps.Parses(kept)
+    assert parses.imports("import gradflow.a") == {"gradflow.a"}
+    parses.save()
+    again = deps.Parses(kept).get("imports of ", "import gradflow.a", lambda: ["parsed again"])
+    assert again == ["gradflow.a"]  # found, not parsed again
+    monkeypatch.setattr(deps, "installed_metadata", lambda: "other packages")
+    monkeypatch.setattr(deps, "runtime_packages", lambda: {"myst-nb": "0.0.1"})
+    other = deps.Parses(kept).get("imports of ", "import gradflow.a", lambda: ["parsed again"])
+    assert other == ["parsed again"]
+    kept.write_text('{"cut')
+    assert deps.Parses(kept).imports("import gradflow.b") == {"gradflow.b"}
+
+
 def test_first_build_says_so(book):
     path = lesson(book, "import gradflow.a")
     assert deps.changes(None, deps.fingerprint(path, book)) == ["not executed before"]
@@ -156,7 +196,7 @@ def book_dependencies():
     """Each lesson's dependencies as the build computes them: the keys of its fingerprint (the
     environment's hash, the same for every lesson, is left out: it takes seconds to compute)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(deps, "environment", lambda root: "")
+        mp.setattr(deps, "environment", lambda root, parses=None: "")
         return {c: set(deps.fingerprint(ROOT / "lessons" / f"{c}.md", ROOT)) for c in CHAPTERS}
 
 

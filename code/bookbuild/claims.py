@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-from bookbuild.downloads import executed_notebook, lessons
+from bookbuild.downloads import lessons
+from bookbuild.sphinxext import _cache, _record
 
 MIME = "application/vnd.gradflow.claim+json"  # as gradflow.claims writes it
 FILENAME = "claims.json"
@@ -20,9 +21,10 @@ FILENAME = "claims.json"
 
 def collect(app: Sphinx) -> list[dict]:
     """The claim records of every lesson's cached execution, in the order the lessons make them."""
-    records = []
+    records, cache = [], _cache(app)
     for docname in lessons(app.env):
-        notebook = executed_notebook(app, docname)
+        record = _record(app, cache, Path(app.env.doc2path(docname)))
+        notebook = cache.get_cache_bundle(record.pk).nb if record is not None else None
         for cell in notebook.cells if notebook is not None else []:
             for output in cell.get("outputs", []):
                 record = output.get("data", {}).get(MIME)

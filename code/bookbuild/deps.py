@@ -1,15 +1,21 @@
 """What a lesson depends on: its code cells, every module of the book's package that they import
 (directly or through other modules of the package), the files they name, and the pinned
-environment. Each dependency is hashed, so a change can be named."""
+environment. Each dependency is hashed, so a change can be named.
+
+Finding the dependencies means parsing: each lesson with MyST-NB's reader, each module with ``ast``,
+each installed package's metadata. ``Parses`` keeps what parsing found, by the digest of the text
+parsed, in a file between builds, so a build parses only the texts that changed."""
 
 import ast
 import functools
 import hashlib
+import json
 import os
 import platform
 import re
-from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, distribution
+import sys
+from collections.abc import Callable, Iterable
+from importlib.metadata import PackageNotFoundError, distribution, distributions
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -83,8 +89,11 @@ def module_file(name: str, code_dir: Path) -> Path | None:
     return None
 
 
-def package_files(names: Iterable[str], code_dir: Path, package: str = PACKAGE) -> set[Path]:
+def package_files(
+    names: Iterable[str], code_dir: Path, package: str = PACKAGE, parses: "Parses | None" = None
+) -> set[Path]:
     """Every file of ``package`` that importing ``names`` executes, followed transitively."""
+    parses = parses or Parses()
     todo = [n for n in names if n == package or n.startswith(package + ".")]
     seen: set[str] = set()
     files: set[Path] = set()
@@ -103,17 +112,23 @@ def package_files(names: Iterable[str], code_dir: Path, package: str = PACKAGE) 
             home = module if path.name == "__init__.py" else ".".join(parts[: i - 1])
             todo += [
                 n
-                for n in imported_modules(path.read_text(encoding="utf-8"), home)
+                for n in parses.imports(path.read_text(encoding="utf-8"), home)
                 if n == package or n.startswith(package + ".")
             ]
     return files
 
 
-def lesson_code(path: Path) -> str:
-    """The code cells of a MyST-NB lesson, joined in order."""
+def read_lesson(text: str):
+    """A MyST-NB lesson's text as the notebook MyST-NB reads, with the first source line of each
+    cell in its metadata (``source_map``)."""
     from myst_nb.core.read import read_myst_markdown_notebook
 
-    notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"))
+    return read_myst_markdown_notebook(text, add_source_map=True)
+
+
+def lesson_code(path: Path, parses: "Parses | None" = None) -> str:
+    """The code cells of a MyST-NB lesson, joined in order."""
+    notebook = (parses or Parses()).notebook(path.read_text(encoding="utf-8"))
     return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
@@ -145,12 +160,25 @@ def runtime_packages(package: str = DISTRIBUTION, extras: Iterable[str] = RUNTIM
     return versions
 
 
-def environment(root: Path) -> str:
+def environment(root: Path, parses: "Parses | None" = None) -> str:
     """What the lessons execute with, as text: Python's version and every runtime package's (torch
-    among them). Tools that never run a lesson (ruff, pytest) are not part of it."""
+    among them). Tools that never run a lesson (ruff, pytest) are not part of it. ``parses`` (with
+    a file) keeps it between builds, by the installed packages' metadata."""
+    if parses is not None and parses.path is not None:
+        return parses.environment()
     lines = [f"python {platform.python_version()}"]
     lines += [f"{name} {v}" for name, v in sorted(runtime_packages().items())]
     return "\n".join(lines)
+
+
+def installed_metadata() -> str:
+    """Everything ``runtime_packages`` reads, as one text: Python's version and each installed
+    distribution's metadata and requirements, in the order the import path finds them (the order
+    that decides which of two copies is found). Reading it is fast; parsing it (and every
+    requirement in it) is what takes a second."""
+    files = ("METADATA", "PKG-INFO", "requires.txt")
+    texts = ["\n".join(d.read_text(name) or "" for name in files) for d in distributions()]
+    return "\0".join([sys.version, *texts])
 
 
 def variables() -> str:
@@ -162,23 +190,29 @@ def variables() -> str:
 
 
 def fingerprint(
-    lesson: Path, root: Path, code_dir: Path | None = None, runtime: str | None = None
+    lesson: Path,
+    root: Path,
+    code_dir: Path | None = None,
+    runtime: str | None = None,
+    parses: "Parses | None" = None,
 ) -> dict[str, str]:
     """A hash for each thing ``lesson`` depends on, keyed by what it is (paths relative to root).
 
     ``runtime`` is ``environment(root)`` where the caller has it already: reading every installed
-    package's metadata is most of a fingerprint's cost, and one build needs it once."""
+    package's metadata is most of a fingerprint's cost, and one build needs it once. ``parses``
+    keeps what parsing found between lessons and builds."""
     code_dir = code_dir or root / "code"
-    code = lesson_code(lesson)
+    parses = parses or Parses()
+    code = lesson_code(lesson, parses)
     hashes = {
         "code cells": _digest(code.encode()),
-        "environment": _digest((runtime or environment(root)).encode()),
+        "environment": _digest((runtime or environment(root, parses)).encode()),
         "environment variables": _digest(variables().encode()),
     }
-    files = package_files(imported_modules(code), code_dir)
+    files = package_files(parses.imports(code), code_dir, parses=parses)
     sources = [code] + [f.read_text(encoding="utf-8") for f in files]
     for text in sources:  # files named in the code, relative to the lesson (its working directory)
-        for name in named_strings(text):
+        for name in parses.strings(text):
             candidate = lesson.parent / name
             if len(name) < 200 and "\n" not in name and candidate.is_file():
                 files.add(candidate.resolve())
@@ -194,3 +228,71 @@ def changes(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
         return ["not executed before"]
     changed = [key for key in new if old.get(key) != new[key]]
     return changed + [f"{key} (no longer imported)" for key in old if key not in new]
+
+
+class Parses:
+    """What parsing found in each text, by the text's digest: a module's imports and string
+    constants, a lesson's notebook, and the environment that the installed packages' metadata
+    describes.
+
+    A text parses the same every time, so with ``path`` (a JSON file) the results are kept between
+    builds and a build parses only the texts that changed. Each result is keyed on the parser too:
+    this module's source (how a text is parsed) and the environment's text (the versions of Python,
+    MyST-NB and what it reads with); the environment itself on this module's source alone. A result
+    of another parser is never found, and ``save`` keeps only the results this build used."""
+
+    def __init__(self, path: Path | None = None):
+        self.path, self.used, self.saved = path, {}, {}
+        self._parser = "" if path is None else None  # in memory, one process: no parser changes
+        if path is not None and path.is_file():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # a file cut short: everything is parsed again
+                saved = {}
+            self.saved = saved if isinstance(saved, dict) else {}
+
+    def get(self, kind: str, text: str, parse: Callable[[], object], parser: str | None = None):
+        """What ``parse`` finds in ``text`` (a JSON value), parsed once for each ``kind`` and text
+        by each ``parser`` (this parser by default)."""
+        key = self.parser if parser is None else parser
+        digest = _digest("\0".join([key, kind, text]).encode())
+        if digest not in self.used:
+            found = self.saved.get(digest)
+            # through JSON, as it would come back from the file: a result has one form
+            self.used[digest] = json.loads(json.dumps(parse())) if found is None else found
+        return self.used[digest]
+
+    @property
+    def parser(self) -> str:
+        """The parser's key: this module's source and the environment's text."""
+        if self._parser is None:
+            self._parser = _digest(
+                (_digest(Path(__file__).read_bytes()) + self.environment()).encode()
+            )
+        return self._parser
+
+    def environment(self) -> str:
+        """``environment()``, by the installed packages' metadata and this module's source."""
+        own = "" if self.path is None else _digest(Path(__file__).read_bytes())
+        return self.get("environment", installed_metadata(), lambda: environment(Path()), own)
+
+    def imports(self, source: str, package: str = "") -> frozenset[str]:
+        """``imported_modules(source, package)``."""
+        parse = lambda: sorted(imported_modules(source, package))  # noqa: E731
+        return frozenset(self.get(f"imports of {package}", source, parse))
+
+    def strings(self, source: str) -> set[str]:
+        """``named_strings(source)``."""
+        return set(self.get("strings", source, lambda: sorted(named_strings(source))))
+
+    def notebook(self, text: str):
+        """``read_lesson(text)``, as a notebook of the caller's own, which it may change."""
+        import nbformat
+
+        return nbformat.from_dict(self.get("notebook", text, lambda: read_lesson(text)))
+
+    def save(self) -> None:
+        """Write the results this build used to the file, if they differ from what it holds."""
+        if self.path is not None and self.used != self.saved:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.used, sort_keys=True), encoding="utf-8")

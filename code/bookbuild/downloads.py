@@ -29,7 +29,7 @@ from sphinx.util import logging
 
 from bookbuild import DISTRIBUTION
 from bookbuild.notebook import markdown, reader_notebook
-from bookbuild.sphinxext import _cache, is_lesson
+from bookbuild.sphinxext import _cache, is_lesson, lesson
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,7 @@ def lessons(env: BuildEnvironment) -> list[str]:
 
 def executed_notebook(app: Sphinx, docname: str) -> nbformat.NotebookNode | None:
     """The lesson ``docname`` as a notebook with the outputs of its cached execution, or None."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-
-    path = Path(app.env.doc2path(docname))
-    notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"), add_source_map=True)
+    notebook = lesson(app, Path(app.env.doc2path(docname)))
     source_map = notebook.metadata.pop("source_map")  # the first line of each cell in the source
     try:
         _, executed = _cache(app).merge_match_into_notebook(notebook)

@@ -23,12 +23,24 @@ logger = logging.getLogger(__name__)
 
 FONT = "vendor/fontawesome/webfonts/fa-solid-900.woff2"
 THEME_CSS = "styles/pydata-sphinx-theme.css"  # maps each fa-* class to its character
-# a rule of one or more classes, `.fa-magnifying-glass,.fa-search{--fa:"\f002"}`
-FA_RULE = re.compile(r"([^{}]+)\{--fa:\"\\([0-9a-f]+)\"")
+# a rule of one or more classes, `.fa-magnifying-glass,.fa-search{--fa:"\f002"}`, found by its
+# declaration (a pattern that starts with the selectors tries every position of the 370 KB
+# stylesheet: two seconds of every build)
+FA_DECLARATION = re.compile(r"\{--fa:\"\\([0-9a-f]+)\"")
 FA_CLASS = re.compile(r"\.fa-([a-z0-9-]+)$")
 ICON_VARIABLE = re.compile(r"--pst-icon-[a-z-]+:\"(.)\"")
 USED_CLASS = re.compile(r"\bfa-([a-z0-9-]+)")
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
+
+def fa_rules(css: str) -> list[tuple[str, str]]:
+    """Each rule of ``css`` that sets ``--fa``: its selectors and the character's code, in hex."""
+    rules = []
+    for match in FA_DECLARATION.finditer(css):
+        start = max(css.rfind("{", 0, match.start()), css.rfind("}", 0, match.start())) + 1
+        if start < match.start():
+            rules.append((css[start : match.start()], match[1]))
+    return rules
 
 
 def icons_in_use(outdir: Path) -> set[int]:
@@ -37,7 +49,7 @@ def icons_in_use(outdir: Path) -> set[int]:
     theme_css = (static / THEME_CSS).read_text(encoding="utf-8")
     by_class = {
         match[1]: int(code, 16)
-        for selectors, code in FA_RULE.findall(theme_css)
+        for selectors, code in fa_rules(theme_css)
         for match in map(FA_CLASS.match, selectors.split(","))
         if match
     }

@@ -15,6 +15,10 @@ pages were made from are saved beside its doctrees (``bookbuild.json``), only wh
 succeeds, so a failed build never leaves a page marked as done. A lesson whose execution is newer
 than its page is read again, and so is every page that pastes glued values from it.
 
+A build parses each lesson once (``lesson``), and what parsing finds in the lessons, the modules and
+the installed packages' metadata is kept beside the doctrees by the digest of the text parsed
+(``bookbuild-parses.json``, ``deps.Parses``): a build that changed nothing parses nothing.
+
 Configuration (conf.py): ``nb_execution_mode = "cache"`` and ``nb_execution_cache_path``.
 """
 
@@ -32,6 +36,7 @@ from bookbuild import deps
 
 logger = logging.getLogger(__name__)
 STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside its doctrees
+PARSES = "bookbuild-parses.json"  # what parsing found, by the digest of each text (deps.Parses)
 # a value or figure glued on another page: {glue:text}`path::key` or {pasted-figure} path::key
 PASTE = re.compile(r"(?:\{glue(?::\w+)?\}`|\{pasted-figure\}\s+)([^`\s]+?\.(?:md|ipynb))::")
 
@@ -69,13 +74,32 @@ def _cache(app):
     return get_cache(app.config.nb_execution_cache_path)
 
 
-def _record(cache, path: Path):
-    """The cache record of the lesson at ``path`` (matched on its code cells), or None."""
-    from myst_nb.core.read import read_myst_markdown_notebook
+def parses(app) -> deps.Parses:
+    """This build's ``deps.Parses``, kept beside its doctrees."""
+    if getattr(app, "bookbuild_parses", None) is None:
+        app.bookbuild_parses = deps.Parses(Path(app.doctreedir) / PARSES)
+    return app.bookbuild_parses
 
-    notebook = read_myst_markdown_notebook(path.read_text(encoding="utf-8"))
+
+def lesson(app, path: Path):
+    """The lesson at ``path`` as MyST-NB reads it (a notebook of the caller's own, with each cell's
+    first source line in its metadata, ``source_map``), parsed once per text."""
+    return parses(app).notebook(path.read_text(encoding="utf-8"))
+
+
+def _record(app, cache, path: Path):
+    """The cache record of the lesson at ``path`` (matched on its code cells), or None. The key
+    the cache files it under (a hash of the code cells) is kept with what parsing found."""
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    text = path.read_text(encoding="utf-8")
+    hashkey = parses(app).get(
+        "jupyter-cache hash",
+        text,
+        lambda: cache.create_hashed_notebook(parses(app).notebook(text))[1],
+    )
     try:
-        return cache.match_cache_notebook(notebook)
+        return NbCacheRecord.record_from_hashkey(hashkey, cache.db)
     except KeyError:
         return None
 
@@ -122,14 +146,15 @@ def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
     saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
     cache = _cache(app)
     state, stale, reread, execute = {}, set(), set(added) | set(changed), {}
-    runtime = deps.environment(root)
+    found = parses(app)
+    runtime = deps.environment(root, found)
     for docname in sorted(env.found_docs):
         path = Path(env.doc2path(docname))
         if not is_lesson(path):
             continue
         key = path.relative_to(root).as_posix()
-        state[key] = deps.fingerprint(path, root, runtime=runtime)
-        record = _record(cache, path)
+        state[key] = deps.fingerprint(path, root, runtime=runtime, parses=found)
+        record = _record(app, cache, path)
         executed_with = (record.data or {}).get("fingerprint") if record is not None else None
         if executed_with != state[key]:
             for old in cache.list_cache_records():  # this lesson's executions are all stale
@@ -161,7 +186,10 @@ def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
 
 
 def on_build_finished(app, exception) -> None:
-    """Save the fingerprints, but only after a build that succeeded."""
+    """Save the fingerprints, but only after a build that succeeded; save what parsing found
+    after any build (it is true of its texts whatever the build did)."""
+    if getattr(app, "bookbuild_parses", None) is not None:
+        app.bookbuild_parses.save()
     state = getattr(app, "bookbuild_state", None)
     if exception is None and state is not None and app.statuscode == 0:
         path = Path(app.doctreedir) / STATE
@@ -169,7 +197,37 @@ def on_build_finished(app, exception) -> None:
         path.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
+def number_after_reading(app) -> None:
+    """Number figures, tables and sections only in a build that read or removed a page.
+
+    Sphinx's toctree collector numbers them again in every build, loading every page's doctree (a
+    second of a build that changed nothing). The numbers come from the pages alone (their toctrees,
+    sections and figures; a change to the settings that number them reads every page again), and
+    the environment keeps them: the build that last read a page saved them with it. So a build that
+    read and removed nothing keeps its environment's numbers, which are the numbers it would
+    compute."""
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    number = TocTreeCollector.get_updated_docs
+    listeners = app.events.listeners["env-get-updated"]
+    found = [e for e in listeners if getattr(e.handler, "__func__", None) is number]
+    if not found:
+        return
+    collector, purged = found[0].handler.__self__, []
+    app.disconnect(found[0].id)
+
+    def purge(app, env, docname: str) -> None:  # before a page is read again, or when it is gone
+        purged.append(docname)
+
+    def updated(app, env) -> list[str]:
+        return collector.get_updated_docs(app, env) if purged else []
+
+    app.connect("env-purge-doc", purge)
+    app.connect("env-get-updated", updated, priority=found[0].priority)
+
+
 def setup(app):
+    number_after_reading(app)
     app.connect("env-get-outdated", on_env_get_outdated)
     app.connect("build-finished", on_build_finished)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
