@@ -148,9 +148,6 @@ FIGURES = {
         coords=np.linspace(-1, 1, 9),
         levels=[0.1, 0.2, 0.5, 1.0, 2.0],
     ),
-    "plot_loss_slices": lambda: st.plot_loss_slices(
-        np.linspace(-1, 1, 11), {"plain": 0.2 + np.linspace(-1, 1, 11) ** 2}
-    ),
     "plot_shortcut_training": lambda: tt.plot_shortcut_training(
         {
             (d, s): [

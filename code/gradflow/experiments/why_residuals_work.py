@@ -44,7 +44,7 @@ class IdentityConfig:
     """Learning a map from the 64 digit features to 64 outputs with a deep network."""
 
     depth: int = 16  # hidden layers; every network has depth + 1 Linear layers of width 64
-    steps: int = 600  # Adam updates
+    steps: int = 400  # Adam updates
     lr: float = 1e-3  # Adam's learning rate
     batch_size: int = 64  # digits per minibatch
     record_every: int = 100  # steps between two evaluations on the whole training set

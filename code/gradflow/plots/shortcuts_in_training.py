@@ -10,9 +10,7 @@ from matplotlib.colors import BoundaryNorm
 
 from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View, log_axis, sci
 from gradflow.plots.style import (
-    CYCLE,
     DASHES,
-    MARKERS,
     PLAIN,
     RESIDUAL,
     book_style,
@@ -106,39 +104,6 @@ def plot_loss_contours(
             ax.grid(False)
         axes[0].set_ylabel("direction 2 (b)")
         fig.colorbar(cs, ax=list(axes), label="training loss (cross-entropy)", shrink=0.9)
-    return finish(fig)
-
-
-def plot_loss_slices(
-    coords: Sequence[float],
-    slices: dict[str, Sequence[float]],
-    colors: Sequence[str] | None = None,
-    figsize: tuple[float, float] = (6.4, 3.6),
-) -> plt.Figure:
-    """The loss along one filter-normalised direction for several networks, on a log scale."""
-    coords = np.asarray(coords, dtype=float)
-    if not slices:
-        raise ValueError("slices is empty: give at least one named loss slice")
-    colors = list(colors) if colors is not None else CYCLE
-    with book_style():
-        fig, ax = plt.subplots(figsize=figsize)
-        for k, (name, values) in enumerate(slices.items()):
-            if len(values) != len(coords):
-                raise ValueError(
-                    f"slice {name!r} has {len(values)} values for {len(coords)} points"
-                )
-            ax.plot(
-                coords,
-                values,
-                label=name,
-                color=colors[k % len(colors)],
-                linestyle=DASHES[k % len(DASHES)],
-                marker=MARKERS[k % len(MARKERS)],
-                markevery=max(1, len(coords) // 10),
-                markersize=4,
-            )
-        ax.set(yscale="log", xlabel="distance along direction 1 (a)", ylabel="training loss")
-        ax.legend()
     return finish(fig)
 
 
