@@ -69,7 +69,10 @@ def plot_depth_sweep(
             ax_g.plot(res.depths, res.first_grad_norm, label=label, **style)
             ax_a.plot(res.depths, res.hidden_rms, label=label, **style)
         ax_g.set(
-            xscale="log", yscale="log", xlabel="hidden layers", ylabel="‖∂L/∂W₁‖ (first layer)"
+            xscale="log",
+            yscale="log",
+            xlabel="hidden layers",
+            ylabel=r"$\|\partial \mathcal{L} / \partial W_1\|$ (first layer)",
         )
         ax_a.set(
             xscale="log", yscale="log", xlabel="hidden layers", ylabel="RMS of last hidden layer"

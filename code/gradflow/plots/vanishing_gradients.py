@@ -118,7 +118,7 @@ def plot_init_sweep(sweeps: dict[str, dict[str, list[float]]]) -> plt.Figure:
             _profile_lines(
                 ax, by_scheme, f"{act}, depth {len(next(iter(by_scheme.values())))}", str
             )
-            ax.set_ylabel(r"$\|\partial L / \partial W_k\|$")
+            ax.set_ylabel(r"$\|\partial \mathcal{L} / \partial W_k\|$")
         axes.flat[0].legend(fontsize=9)
     return finish(fig)
 
