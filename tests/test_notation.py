@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from test_plots_ticks import FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
