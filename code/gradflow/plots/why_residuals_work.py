@@ -133,14 +133,17 @@ def plot_lesions(results: "dict[str, LesionResult]", draws: int, figsize=(9.6, 3
         for name, res in results.items():
             style = _net_style(name)
             blocks = np.arange(1, len(res.single) + 1)
-            ax_1.plot(blocks, res.single, label=name, **style)
-            ax_1.axhline(res.baseline, color=style["color"], linewidth=0.8, linestyle=":")
+            ax_1.plot(blocks, res.single, label=name, zorder=3, **style)
+            # the intact network's accuracy: thin and behind the curves, which it must not hide
+            ax_1.axhline(res.baseline, color=style["color"], linewidth=0.6, linestyle=":", zorder=1)
             ks = [0, *res.several]
             ax_k.plot(ks, [res.baseline, *res.several.values()], **style)
         for ax in (ax_1, ax_k):
-            ax.axhline(0.1, color="#555555", linewidth=0.8)
+            ax.axhline(0.1, color="#555555", linewidth=0.8, zorder=1)
             ax.set(ylim=(0, 1), ylabel="test accuracy")
-        ax_1.text(1, 0.12, "chance (10 %)", fontsize=9, color="#555555")
+        # named in the legend, not written on the axes, where points near chance would cover it
+        ax_1.plot([], [], color="#555555", linewidth=0.6, linestyle=":", label="intact (dotted)")
+        ax_1.plot([], [], color="#555555", linewidth=0.8, label="chance (10 %)")
         ax_1.set(xlabel="deleted block")
         ax_k.set(xlabel=f"blocks deleted at random (mean of {draws} draws)")
         ax_1.legend(fontsize=9, loc="center right")
