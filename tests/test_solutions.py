@@ -1,0 +1,64 @@
+"""Solutions a reader can follow on their own (issue 23): a solution imports what it uses, and its
+first code cell names, in a comment at its top, every variable it takes from the chapter's cells
+above (``# from the chapter's cells above: xb, yb``). Read from the lessons' source with ``ast``."""
+
+import ast
+import builtins
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted((ROOT / "lessons").glob("*.md"))
+SOLUTION = re.compile(r"```\{solution-start\} ([\w-]+)\n(.*?)```\{solution-end\}", re.S)
+CELL = re.compile(r"```\{code-cell\} ipython3\n(.*?)```", re.S)
+LISTED = re.compile(r"^# from the chapter's cells above: (.+)$", re.M)
+GIVEN = {"glue", "claim"}  # the page's own tools, imported at its top
+
+
+def source(cell: str) -> str:
+    """A code cell's Python: without its options (a YAML block or ``:key:`` lines)."""
+    cell = re.sub(r"\A---\n.*?\n---\n", "", cell, flags=re.S)
+    return "\n".join(line for line in cell.splitlines() if not line.startswith(":"))
+
+
+def free_names(sources: list[str]) -> set[str]:
+    """Names the cells read but neither define, import nor get from Python's builtins."""
+    defined, read = set(), set()
+    for tree in map(ast.parse, sources):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.arg):
+                defined.add(node.arg)
+    return {n for n in read - defined - GIVEN if not hasattr(builtins, n)}
+
+
+def test_free_names_on_a_hand_made_cell():
+    cells = ["import math\nfrom x import f as g\ny = g(math.pi, xb)\nprint([k for k in y], lag)"]
+    assert free_names(cells) == {"xb", "lag"}
+
+
+SOLUTIONS = [
+    pytest.param(lesson, m.group(2), id=f"{lesson.stem}:{m.group(1)}")
+    for lesson in LESSONS
+    for m in SOLUTION.finditer(lesson.read_text(encoding="utf-8"))
+]
+
+
+@pytest.mark.parametrize("lesson, body", SOLUTIONS)
+def test_a_solution_names_what_it_takes_from_the_page(lesson, body):
+    cells = [source(c) for c in CELL.findall(body)]
+    assert cells, "a solution runs its experiment: it has a code cell"
+    listed = LISTED.search(cells[0])
+    named = {n.strip() for n in listed.group(1).split(",")} if listed else set()
+    missing = free_names(cells) - named
+    assert not missing, (
+        f"{lesson.name}: the solution uses {sorted(missing)} from earlier cells; import them in it, "
+        "or name them in its first cell: # from the chapter's cells above: ..."
+    )
