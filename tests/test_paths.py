@@ -9,8 +9,10 @@ import math
 
 import pytest
 import torch
+from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
+from gradflow.diagrams import paths_diagram
 from gradflow.mlp import GatedResidualMLP, ScaledShortcutMLP
 from gradflow.paths import (
     input_gradients,
@@ -200,3 +202,28 @@ def test_bad_input_is_rejected():
         GatedResidualMLP([4, 5, 2])
     with pytest.raises(TypeError, match="must be Number"):  # torch.full's own check
         GatedResidualMLP([4, 4], gate_init="0")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_the_unrolled_view_draws_every_path_once(n):
+    """2**n rows; comb(n, k) rows of length k; each block's branch on half the paths (by hand: a
+    path picks, for each block, the branch or the shortcut)."""
+    fig = paths_diagram(n)
+    ax = fig.axes[0]
+    lengths = [t.get_text() for t in ax.texts if t.get_text().startswith("length ")]
+    assert len(lengths) == 2**n
+    assert [lengths.count(f"length {k}") for k in range(n + 1)] == [
+        math.comb(n, k) for k in range(n + 1)
+    ]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == n * 2 ** (n - 1)
+    labels = [t.get_text() for t in ax.texts if t.get_text().startswith("$F_")]
+    assert all(labels.count(f"$F_{b}$") == 2 ** (n - 1) for b in range(1, n + 1))
+
+
+@pytest.mark.parametrize(
+    "n, error", [(0, ValueError), (5, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_the_unrolled_view_refuses_what_it_cannot_draw(n, error):
+    with pytest.raises(error, match="n_blocks"):
+        paths_diagram(n)

@@ -193,3 +193,56 @@ def block_diagram(norms: Sequence[str] = ("pre",)) -> plt.Figure:
         for ax, norm in zip(axes[0], norms, strict=True):
             _draw_block(ax, norm)
     return finish(fig)
+
+
+# ---- the unrolled view of a residual network -----------------------------------------------------
+
+
+def paths_diagram(n_blocks: int = 3) -> plt.Figure:
+    """The ``2**n_blocks`` paths of a residual network of ``n_blocks`` blocks, one row each.
+
+    Every path runs from the input ``x`` to the output; at block ``l`` it either skips (a plain
+    line: the shortcut) or passes through the branch (a box ``F_l``). The rows are grouped by
+    length, the number of branches a path passes through, and each row says its length.
+    """
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int):
+        raise TypeError(f"n_blocks must be an int, got {type(n_blocks).__name__}")
+    if not 1 <= n_blocks <= 4:
+        raise ValueError(f"n_blocks must be 1 to 4 (2 to 16 paths fit a page), got {n_blocks}")
+    # each path is the set of blocks whose branch it passes, ordered by length, then by its blocks
+    paths = sorted(
+        (tuple(b for b in range(n_blocks) if mask >> b & 1) for mask in range(2**n_blocks)),
+        key=lambda through: (len(through), through),
+    )
+    step, box_w, box_h = 1.3, 0.8, 0.62
+    with book_style():
+        x_span, y_span = step * (n_blocks + 1) + 2.6, len(paths) + 0.8  # the limits set below
+        height = 0.42 * len(paths) + 0.9
+        fig, ax = plt.subplots(figsize=(height * x_span / y_span + 0.3, height))
+        for row, through in enumerate(paths):
+            y = -row
+            x_out = step * (n_blocks + 1)
+            ax.text(0, y, "$x$", ha="center", va="center", fontsize=11, color=_INK)
+            ax.plot([0.25, x_out - 0.4], [y, y], color="#888888", linewidth=1.0, zorder=1)
+            ax.add_patch(FancyArrowPatch((x_out - 0.6, y), (x_out - 0.3, y), arrowstyle="-|>",
+                                         mutation_scale=10, color="#888888"))  # fmt: skip
+            ax.text(x_out, y, "out", ha="left", va="center", fontsize=9, color=_INK)
+            for block in through:
+                xc = step * (block + 1)
+                ax.add_patch(FancyBboxPatch(
+                    (xc - box_w / 2, y - box_h / 2), box_w, box_h,
+                    boxstyle="round,pad=0.02,rounding_size=0.08",
+                    facecolor="#CFE3F3", edgecolor=RESIDUAL, linewidth=1.2, zorder=2,
+                ))  # fmt: skip
+                ax.text(xc, y, f"$F_{block + 1}$", ha="center", va="center", fontsize=10,
+                        color=_INK, zorder=3)  # fmt: skip
+            ax.text(x_out + 0.75, y, f"length {len(through)}", ha="left", va="center",
+                    fontsize=9, color=_INK)  # fmt: skip
+        for block in range(n_blocks):
+            ax.text(step * (block + 1), 0.75, f"block {block + 1}", ha="center", va="bottom",
+                    fontsize=9, color=_INK)  # fmt: skip
+        ax.set_xlim(-0.4, step * (n_blocks + 1) + 2.2)
+        ax.set_ylim(-len(paths) + 0.4, 1.2)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    return finish(fig)
