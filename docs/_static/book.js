@@ -12,3 +12,35 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 });
+
+// A scrollable code block or output takes the keyboard's focus (tabindex 0), so that it can be
+// scrolled without a mouse; one that fits does not (-1). The theme does this for every block at
+// once when the page has loaded, which lays out the whole page in one task (up to a second on a
+// phone, with the reader's taps waiting); bookbuild.static takes that call out of the theme's
+// script, and this does the same work a few blocks at a time, between other tasks.
+const SCROLLABLE =
+  "pre, .nboutput > .output_area, .cell_output > .output, .jp-RenderedHTMLCommon, " +
+  ".pst-scrollable-table-container";
+let pass = 0; // a new pass (after a resize) ends the one before
+function updateTabStops() {
+  const pending = [...document.querySelectorAll(SCROLLABLE)];
+  const current = ++pass;
+  const slice = () => {
+    if (current !== pass) return;
+    const start = performance.now();
+    while (pending.length && performance.now() - start < 8) {
+      const el = pending.shift();
+      const scrolls = el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
+      el.tabIndex = scrolls ? 0 : -1;
+    }
+    if (pending.length) setTimeout(slice, 0);
+  };
+  slice();
+}
+let resized;
+window.addEventListener("resize", () => {
+  clearTimeout(resized);
+  resized = setTimeout(updateTabStops, 300);
+});
+if (document.readyState === "complete") updateTabStops();
+else window.addEventListener("load", () => setTimeout(updateTabStops, 0));
