@@ -162,6 +162,61 @@ def test_contents_button_opens_the_pages_contents(browser, server, width):
     assert links >= 5, f"the contents opened at {width} px list {links} sections"
 
 
+def test_scrollable_code_takes_the_keyboard_focus_on_a_phone(browser, server):
+    """book.js gives every code block and output that scrolls a tab stop and those that fit none,
+    as the theme would (its own one-task pass is taken out by bookbuild.static), including blocks
+    in sections not yet laid out."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html", wait_until="load")
+    page.wait_for_timeout(1_500)  # the slices run between other tasks after the load event
+    blocks = page.evaluate(
+        """() => [...document.querySelectorAll('.bd-content pre, .cell_output > .output')].map(
+            (el) => [el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight,
+                     el.getAttribute('tabindex')])"""
+    )
+    context.close()
+    scrolling = [tabindex for scrolls, tabindex in blocks if scrolls]
+    fitting = [tabindex for scrolls, tabindex in blocks if not scrolls]
+    assert scrolling and set(scrolling) == {"0"}, scrolling
+    assert set(fitting) <= {"-1"}, set(fitting)
+
+
+def test_colour_theme_is_set_before_the_themes_script_runs(browser, server):
+    """The first paint already has the reader's colour theme ("light" or "dark", which the
+    stylesheets match), not the theme's placeholder "auto" that its deferred script replaces
+    later: with that script never arriving, the page is still light (Chromium's default)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.route("**/pydata-sphinx-theme.js*", lambda route: route.abort())
+    page.goto(f"{server}/lessons/training_transformers.html", wait_until="load")
+    theme = page.evaluate("document.documentElement.dataset.theme")
+    context.close()
+    assert theme == "light"
+
+
+def test_sections_below_the_screen_are_laid_out_after_the_load(browser, server):
+    """On a phone the sections below the screen wait to be laid out while the page loads (book.css:
+    content-visibility), and book.js lays each out after the load event, so that the page is then
+    laid out whole, as accessibility checkers measure it, without the reader scrolling."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/transformer_block.html", wait_until="load")
+    page.wait_for_timeout(1_500)
+    waits = page.evaluate(
+        """() => { const s = document.createElement('section');
+                   document.querySelector('.bd-article section').append(s);
+                   const value = getComputedStyle(s).contentVisibility; s.remove(); return value; }"""
+    )
+    headings = page.locator(".bd-article section section > :first-child")
+    unshown = headings.evaluate_all(
+        "(hs) => hs.filter((h) => !h.checkVisibility({contentVisibilityAuto: true})).length"
+    )
+    context.close()
+    assert waits == "auto", f"a section below the screen is laid out at once ({waits})"
+    assert unshown == 0, f"{unshown} sections are still not laid out after the load"
+
+
 def test_menu_button_opens_the_chapters_on_a_phone(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()

@@ -1,6 +1,6 @@
 """Protects what keeps the pages light and steady: math converted to MathML at build time (checked
 against hand-written MathML), figures that reserve their space and load lazily, scripts that do not
-block the first paint."""
+block the first paint, a first paint that waits for no script or search index it does not need."""
 
 import logging
 
@@ -110,3 +110,28 @@ def test_icon_font_is_cut_to_the_icons_in_use(site):
     missing = [name for name, code in ICONS.items() if code not in cmap]
     assert not missing, f"the cut icon font lost {missing}"
     assert len(cmap) < 100 and font.stat().st_size < 10_000, (len(cmap), font.stat().st_size)
+
+
+@pytest.mark.site
+def test_theme_stylesheet_keeps_the_icon_rules_in_use(site):
+    """The theme's stylesheet, which the first paint waits for, keeps the rule of each icon class
+    the pages show (with Font Awesome's code point) and drops the other 1,900."""
+    css = (site / "_static" / "styles" / "pydata-sphinx-theme.css").read_text(encoding="utf-8")
+    shown = ("magnifying-glass", "bars", "list", "sun", "moon", "circle-half-stroke", "arrow-up")
+    for name in shown:
+        assert f'.fa-{name}{{--fa:"\\{ICONS[name]:x}"}}' in css, name
+    assert css.count("{--fa:") < 100, css.count("{--fa:")
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("page", ["docs/index.html", "lessons/transformer_block.html"])
+def test_pages_load_neither_the_search_index_nor_script_preloads(site, page):
+    """Search opens search.html (the theme's search-as-you-type is off), so the other pages leave
+    out the search scripts and the 100 KB index; and no script is preloaded at a stylesheet's
+    priority."""
+    head = BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser").head
+    scripts = [s["src"].split("?")[0].rsplit("/", 1)[-1] for s in head.find_all("script", src=True)]
+    assert not {"searchindex.js", "searchtools.js", "language_data.js"} & set(scripts), scripts
+    assert not head.find_all("link", rel="preload", attrs={"as": "script"})
+    search = BeautifulSoup((site / "search.html").read_text(encoding="utf-8"), "html.parser")
+    assert any("searchindex.js" in s["src"] for s in search.find_all("script", src=True))

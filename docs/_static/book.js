@@ -12,3 +12,59 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 });
+
+// Sections below the first screen wait to be laid out (book.css: content-visibility), so that a
+// phone draws the first screen sooner. Once the page has loaded, each is laid out for good, one
+// per task, so that no task lays out the whole page; until then a skipped section has only an
+// estimated height, in which its content, if measured, overlaps what follows (accessibility
+// checkers then read the wrong background behind a text).
+function layOutSections(then) {
+  const pending = [...document.querySelectorAll(".bd-article section section")];
+  const slice = () => {
+    const start = performance.now();
+    while (pending.length && performance.now() - start < 8) {
+      const section = pending.shift();
+      // drawn from now on, with the containment it had when drawn (its margins stay inside it):
+      // a section on screen keeps its place to the pixel
+      section.style.contain = "layout style paint";
+      section.style.contentVisibility = "visible";
+      void section.offsetHeight; // its layout now, in this short task
+    }
+    if (pending.length) setTimeout(slice, 0);
+    else then();
+  };
+  slice();
+}
+
+// A scrollable code block or output takes the keyboard's focus (tabindex 0), so that it can be
+// scrolled without a mouse; one that fits does not (-1). The theme does this for every block at
+// once when the page has loaded, which lays out the whole page in one task (up to a second on a
+// phone, with the reader's taps waiting); bookbuild.static takes that call out of the theme's
+// script, and this does the same work a few blocks at a time, between other tasks.
+const SCROLLABLE =
+  "pre, .nboutput > .output_area, .cell_output > .output, .jp-RenderedHTMLCommon, " +
+  ".pst-scrollable-table-container";
+let pass = 0; // a new pass (after a resize) ends the one before
+function updateTabStops() {
+  const pending = [...document.querySelectorAll(SCROLLABLE)];
+  const current = ++pass;
+  const slice = () => {
+    if (current !== pass) return;
+    const start = performance.now();
+    while (pending.length && performance.now() - start < 8) {
+      const el = pending.shift();
+      const scrolls = el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
+      el.tabIndex = scrolls ? 0 : -1;
+    }
+    if (pending.length) setTimeout(slice, 0);
+  };
+  slice();
+}
+let resized;
+window.addEventListener("resize", () => {
+  clearTimeout(resized);
+  resized = setTimeout(updateTabStops, 300);
+});
+const afterLoad = () => setTimeout(() => layOutSections(updateTabStops), 0);
+if (document.readyState === "complete") afterLoad();
+else window.addEventListener("load", afterLoad);
