@@ -31,11 +31,11 @@ def lesson(title: str, *cells: str, prose: str = "") -> str:
 
 def small_book(src: Path, pages: dict[str, str], drop: tuple[str, ...] = ()) -> Path:
     """A book in ``src`` with the real conf.py and docs/ and the given ``lessons/<name>.md`` pages,
-    all in its table of contents. The ledger and the glossary go (they refer to the real lessons),
-    the API reference too (it documents the real package, which the site build checks), and so do
-    the ``drop`` pages of docs/."""
+    all in its table of contents. The ledger, the summary and the glossary go (they refer to the
+    real lessons), the API reference too (it documents the real package, which the site build
+    checks), and so do the ``drop`` pages of docs/."""
     shutil.copytree(ROOT / "docs", src / "docs")
-    for page in ("ledger.md", "glossary.md", "api.md", *drop):
+    for page in ("ledger.md", "summary.md", "glossary.md", "api.md", *drop):
         (src / "docs" / page).unlink(missing_ok=True)
     shutil.copy(ROOT / "conf.py", src / "conf.py")
     (src / "lessons").mkdir()
