@@ -36,6 +36,8 @@ from sphinx_codeautolink.extension.block import (
 )
 from sphinx_codeautolink.extension.cache import DataCache
 
+from bookbuild import take_listener
+
 SUFFIXES = (".rst", ".md", ".ipynb")  # the sources this book's Sphinx reads
 
 
@@ -78,13 +80,10 @@ def defer_references(app: Sphinx) -> None:
     """Move sphinx-codeautolink's resolution of names from ``env-updated`` to just before the
     first document is resolved for writing (``doctree-resolved``) or the first page with code is
     written (``html-page-context``; the index and search pages, written by every build, have none)."""
-    create = extension.SphinxCodeAutoLink.create_references
-    listeners = app.events.listeners["env-updated"]
-    found = [entry for entry in listeners if getattr(entry.handler, "__func__", None) is create]
-    if not found:
+    taken = take_listener(app, "env-updated", extension.SphinxCodeAutoLink.create_references)
+    if taken is None:
         return
-    state, pending = found[0].handler.__self__, []
-    app.disconnect(found[0].id)
+    (state, _), pending = taken, []
 
     def updated(app: Sphinx, env) -> None:
         pending[:] = [env]  # resolve before this build's first page, with the env as it is now

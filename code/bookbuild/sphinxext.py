@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sphinx.util import logging
 
-from bookbuild import deps
+from bookbuild import deps, take_listener
 
 logger = logging.getLogger(__name__)
 STATE = "bookbuild.json"  # the fingerprints of the last successful build, beside its doctrees
@@ -208,13 +208,10 @@ def number_after_reading(app) -> None:
     compute."""
     from sphinx.environment.collectors.toctree import TocTreeCollector
 
-    number = TocTreeCollector.get_updated_docs
-    listeners = app.events.listeners["env-get-updated"]
-    found = [e for e in listeners if getattr(e.handler, "__func__", None) is number]
-    if not found:
+    taken = take_listener(app, "env-get-updated", TocTreeCollector.get_updated_docs)
+    if taken is None:
         return
-    collector, purged = found[0].handler.__self__, []
-    app.disconnect(found[0].id)
+    (collector, priority), purged = taken, []
 
     def purge(app, env, docname: str) -> None:  # before a page is read again, or when it is gone
         purged.append(docname)
@@ -223,7 +220,7 @@ def number_after_reading(app) -> None:
         return collector.get_updated_docs(app, env) if purged else []
 
     app.connect("env-purge-doc", purge)
-    app.connect("env-get-updated", updated, priority=found[0].priority)
+    app.connect("env-get-updated", updated, priority=priority)
 
 
 def setup(app):
