@@ -1,10 +1,10 @@
 """Sphinx configuration. The whole repository is the source: lessons/ and docs/ are pages."""
 
 import os
-import tomllib
 from pathlib import Path
 
 import gradflow
+from bookbuild.sphinxext import lesson_budgets
 
 # -- Project ------------------------------------------------------------------------------------
 project = "Shortcut Connections"
@@ -67,14 +67,9 @@ nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# each lesson's execution budget (pyproject.toml), which prices its exercises' runs (a test book
-# built without pyproject.toml prices their thinking alone)
-_pyproject = Path(__file__).parent / "pyproject.toml"
-reading_time_execution_budgets = (
-    tomllib.loads(_pyproject.read_text(encoding="utf-8"))["tool"]["book"]["lesson-budgets"]
-    if _pyproject.is_file()
-    else {}
-)
+# each lesson's execution budget (pyproject.toml, as the build engine reads it), which prices its
+# exercises' runs (a test book built without pyproject.toml prices their thinking alone)
+reading_time_execution_budgets = lesson_budgets(Path(__file__).parent)
 
 # -- References ---------------------------------------------------------------------------------
 bibtex_bibfiles = ["docs/references.bib"]

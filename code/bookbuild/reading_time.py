@@ -5,7 +5,8 @@ and code take longer than their words. ``page_content`` counts, on a page's doct
 reads; ``reading_minutes`` prices each item at the cost in ``COSTS`` (one place, stated below), and
 ``exercise_minutes`` gives the time to do the exercises separately: each exercise's predicting and
 editing, and the execution of its solution's cells, budgeted as that share of the chapter's
-execution budget (pyproject.toml ``[tool.book] lesson-budgets``, read by conf.py).
+execution budget (pyproject.toml ``[tool.book] lesson-budgets``, which conf.py reads with
+``bookbuild.sphinxext.lesson_budgets``).
 
 Two roles show the numbers: ``{reading-time}`../lessons/x``` gives "about 45 minutes" and
 ``{exercise-time}`../lessons/x``` "about 15 minutes" (the target relative to the page, as in

@@ -104,7 +104,7 @@ def _record(app, cache, path: Path):
         return None
 
 
-def _budgets(root: Path) -> dict[str, float]:
+def lesson_budgets(root: Path) -> dict[str, float]:
     """Each lesson's execution budget in seconds ([tool.book] lesson-budgets of pyproject.toml)."""
     path = root / "pyproject.toml"
     if not path.is_file():
@@ -121,7 +121,7 @@ def _execute_in_parallel(app, lessons: dict[Path, dict]) -> None:
         return
     cache = _cache(app)
     # the longest first (by the budgets in pyproject.toml), so that the processes finish together
-    budgets = _budgets(Path(app.confdir))
+    budgets = lesson_budgets(Path(app.confdir))
     todo = sorted((str(p) for p in lessons), key=lambda p: (-budgets.get(Path(p).stem, 0), p))
     workers = min(len(todo), os.cpu_count() or 1)
     logger.info(f"[bookbuild] executing {len(todo)} lesson(s) in {workers} process(es)")
