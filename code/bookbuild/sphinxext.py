@@ -223,7 +223,20 @@ def number_after_reading(app) -> None:
     app.connect("env-get-updated", updated, priority=priority)
 
 
+def quiet_configuration_dumps() -> None:
+    """MyST and MyST-NB log their whole configuration in every build, two lines of a thousand
+    characters each; the build log keeps the book's own lines (issue 21)."""
+    import logging as std_logging
+
+    def not_a_dump(record) -> bool:
+        return not (record.args and type(record.args[-1]).__name__.endswith("ParserConfig"))
+
+    for name in ("sphinx.myst_parser.sphinx_ext.main", "sphinx.myst_nb.sphinx_ext"):
+        std_logging.getLogger(name).addFilter(not_a_dump)
+
+
 def setup(app):
+    quiet_configuration_dumps()
     number_after_reading(app)
     app.connect("env-get-outdated", on_env_get_outdated)
     app.connect("build-finished", on_build_finished)
