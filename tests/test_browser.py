@@ -217,6 +217,30 @@ def test_sections_below_the_screen_are_laid_out_after_the_load(browser, server):
     assert unshown == 0, f"{unshown} sections are still not laid out after the load"
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize(
+    "link", ["transformer_block.html#tf-pre-post", "why_residuals_work.html#wr-init"]
+)
+def test_a_link_to_a_section_far_down_lands_on_it(browser, server, width, link):
+    """A link to a section far down a long chapter (the ledger's "measured in" links, {ref}s
+    between chapters) shows that section at the top of the screen, just below the sticky bar, and
+    it stays there while book.js lays out the sections above it (without help, Chromium lost the
+    first target by thousands of pixels)."""
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server}/lessons/{link}", wait_until="load")
+    page.wait_for_timeout(1_500)  # the slices have laid out the whole page by then
+    target = page.locator(f"#{link.split('#')[1]}")
+    top = target.evaluate("(el) => el.getBoundingClientRect().top")
+    padding = page.evaluate(
+        "parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop)"
+    )
+    shown = target.evaluate("(el) => el.checkVisibility({contentVisibilityAuto: true})")
+    context.close()
+    assert abs(top - padding) <= 4, f"{link} at {width} px: the target is {top:.0f} px from the top"
+    assert shown, f"{link} at {width} px: the target is not drawn"
+
+
 def test_menu_button_opens_the_chapters_on_a_phone(browser, server):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()

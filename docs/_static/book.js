@@ -18,18 +18,19 @@ document.addEventListener("DOMContentLoaded", () => {
 // per task, so that no task lays out the whole page; until then a skipped section has only an
 // estimated height, in which its content, if measured, overlaps what follows (accessibility
 // checkers then read the wrong background behind a text).
+const SECTIONS = ".bd-article section section";
+function layOut(section) {
+  // drawn from now on, with the containment it had when drawn (its margins stay inside it):
+  // a section on screen keeps its place to the pixel
+  section.style.contain = "layout style paint";
+  section.style.contentVisibility = "visible";
+  void section.offsetHeight; // its layout now, in this task
+}
 function layOutSections(then) {
-  const pending = [...document.querySelectorAll(".bd-article section section")];
+  const pending = [...document.querySelectorAll(SECTIONS)];
   const slice = () => {
     const start = performance.now();
-    while (pending.length && performance.now() - start < 8) {
-      const section = pending.shift();
-      // drawn from now on, with the containment it had when drawn (its margins stay inside it):
-      // a section on screen keeps its place to the pixel
-      section.style.contain = "layout style paint";
-      section.style.contentVisibility = "visible";
-      void section.offsetHeight; // its layout now, in this short task
-    }
+    while (pending.length && performance.now() - start < 8) layOut(pending.shift());
     if (pending.length) setTimeout(slice, 0);
     else then();
   };
@@ -65,6 +66,29 @@ window.addEventListener("resize", () => {
   clearTimeout(resized);
   resized = setTimeout(updateTabStops, 300);
 });
-const afterLoad = () => setTimeout(() => layOutSections(updateTabStops), 0);
+
+// A link to a section (a URL with a #fragment) lands on it while the sections above it hold
+// estimated heights; as they are laid out, one per task, the browser does not keep the target in
+// place (a section of transformer_block fell 4000 px below the screen), and the reader loses it.
+// So the sections above a linked target are laid out in one task, and the target brought back.
+function showLinkedTarget() {
+  let target;
+  try {
+    target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  } catch {
+    return; // a malformed fragment
+  }
+  if (!target) return;
+  for (const section of document.querySelectorAll(SECTIONS)) {
+    if (section.compareDocumentPosition(target) & Node.DOCUMENT_POSITION_FOLLOWING) layOut(section);
+  }
+  target.scrollIntoView({ behavior: "instant" });
+}
+window.addEventListener("hashchange", showLinkedTarget);
+const afterLoad = () =>
+  setTimeout(() => {
+    showLinkedTarget();
+    layOutSections(updateTabStops);
+  }, 0);
 if (document.readyState === "complete") afterLoad();
 else window.addEventListener("load", afterLoad);
