@@ -1,8 +1,8 @@
 """Explorable figures: a line chart whose controls (a slider, a menu, a toggle) choose what it shows.
 
-Every state the reader can reach is drawn here, in Python, when the book is built (each line's SVG
-path, each axis with its ticks and labels: ``gradflow.chart``, on the axes of ``gradflow.axes``),
-with a caption that says the state in words. The page carries them as JSON, and one small shared
+Every state the reader can reach is drawn in Python when the book is built (each line's SVG path,
+each axis with its ticks and labels, by ``gradflow.chart`` on the axes of ``gradflow.axes``), with
+a caption that says the state in words. The page carries them as JSON, and one small shared
 script (``static/explorer.js``, with ``explorer.css``; the book's build links both from the pages
 that hold an explorer) only switches between them. So each formula lives in one language, and the
 figure needs no server, no kernel and no request: it works offline and from ``file://``. The
@@ -10,6 +10,10 @@ controls are labelled form controls (keyboard and screen reader), and the captio
 ``aria-live`` region that is read out as they move. Where no script runs (a notebook, the PDF
 edition) the figure is its first state: as HTML without controls, or as a PNG or PDF picture drawn
 by matplotlib. For example::
+
+    from gradflow.axes import Axis, log_axis
+    from gradflow.chart import Series, View
+    from gradflow.explorer import Explorer, Menu, Slider
 
     views = {(d, a): View(f"{d} layers, {a}", {"plain": p[a][d]}) for d in depths for a in acts}
     Explorer(
