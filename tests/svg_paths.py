@@ -1,11 +1,12 @@
 """The explorers' drawings read back in data units, for the tests of every chapter's explorer: the
-inverse of the axis mapping of ``gradflow.explorer``, written out here by hand."""
+inverse of the axis mapping of ``gradflow.chart``, written out here by hand."""
 
 import math
 import re
 
-from gradflow import explorer as gx
-from gradflow.explorer import Axis, Explorer
+from gradflow import chart
+from gradflow.axes import Axis
+from gradflow.explorer import Explorer
 
 POINT = re.compile(r"([ML])(-?[\d.]+),(-?[\d.]+)")
 
@@ -23,8 +24,8 @@ def read_path(d: str, xaxis: Axis, yaxis: Axis, top: float) -> list[list[tuple[f
     for pen, px, py in POINT.findall(d):
         if pen == "M":
             runs.append([])
-        x = unmap(xaxis, (float(px) - gx.LEFT) / (gx.RIGHT - gx.LEFT))
-        y = unmap(yaxis, (gx.BOTTOM - float(py)) / (gx.BOTTOM - top))
+        x = unmap(xaxis, (float(px) - chart.LEFT) / (chart.RIGHT - chart.LEFT))
+        y = unmap(yaxis, (chart.BOTTOM - float(py)) / (chart.BOTTOM - top))
         runs[-1].append((x, y))
     return runs
 
@@ -36,12 +37,12 @@ def points(d: str, xaxis: Axis, yaxis: Axis, top: float) -> list[tuple[float, fl
 
 def rounding(axis: Axis, top: float) -> float:
     """The relative error of a value drawn on a log axis, from coordinates rounded to 0.05 unit."""
-    return 10 ** (0.05 / (gx.BOTTOM - top) * math.log10(axis.hi / axis.lo)) - 1 + 1e-9
+    return 10 ** (0.05 / (chart.BOTTOM - top) * math.log10(axis.hi / axis.lo)) - 1 + 1e-9
 
 
 def top_of(explorer: Explorer) -> float:
     """The plot area's top edge, below the legend."""
-    return explorer._legend()[1]
+    return chart.legend(explorer.series)[1]
 
 
 def states(data: dict, depth: int):

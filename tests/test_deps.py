@@ -230,10 +230,12 @@ def test_the_classifiers_chapters_do_not_depend_on_the_sequence_task(book_depend
         assert "code/gradflow/tasks.py" in book_dependencies[chapter]
 
 
-def test_the_explorer_executes_only_the_chapters_that_show_one(book_dependencies):
-    """The component is a dependency of the chapters whose figure module builds an explorer, and
-    of no other (no shared module such as gradflow.display brings it in)."""
-    users = {c for c, keys in book_dependencies.items() if "code/gradflow/explorer.py" in keys}
+@pytest.mark.parametrize("module", ["explorer", "chart", "axes"])
+def test_the_explorer_executes_only_the_chapters_that_show_one(book_dependencies, module):
+    """The component (the explorer, its chart and the chart's axes) is a dependency of the chapters
+    whose figure module builds an explorer, and of no other (no shared module such as
+    gradflow.display brings it in)."""
+    users = {c for c, keys in book_dependencies.items() if f"code/gradflow/{module}.py" in keys}
     plots = ROOT / "code" / "gradflow" / "plots"
     shows = {c for c in book_dependencies if "gradflow.explorer" in (plots / f"{c}.py").read_text()}
     assert users == shows

@@ -22,8 +22,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import ROOT
+from gradflow import chart
 from gradflow import explorer as gx
-from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View
+from gradflow.axes import Axis, decade, integer_axis, log_axis, sci
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider, Toggle
 from gradflow.plots.shortcut_connections import depth_explorer
 from svg_paths import read_path, rounding, states, top_of
 
@@ -60,7 +63,7 @@ def small(**changes) -> Explorer:
         "series": [Series("a", "the curve", "#D55E00"), Series("b", "twice", "#0072B2", "7 4")],
         "views": small_views(),
         "x": Axis("x", 0, 1, ticks=[(0, "0"), (0.5, "0.5"), (1, "1")]),
-        "y": gx.log_axis("y", [1e-3, 20]),
+        "y": log_axis("y", [1e-3, 20]),
         "alt": "Line chart of x to a power, on a logarithmic vertical axis",
     }
     return Explorer(**(kwargs | changes))
@@ -81,7 +84,7 @@ def test_embedded_states_draw_the_values_they_come_from():
                 assert d == "", "a series the view leaves out is not drawn"
                 continue
             (run,) = read_path(d, xaxis, yaxis, top)
-            assert [x for x, _ in run] == pytest.approx(X, abs=0.05 / (gx.RIGHT - gx.LEFT))
+            assert [x for x, _ in run] == pytest.approx(X, abs=0.05 / (chart.RIGHT - chart.LEFT))
             assert [y for _, y in run] == pytest.approx(expected[name], rel=rounding(yaxis, top))
         seen += 1
     assert seen == 3 * 2 * 2
@@ -139,7 +142,7 @@ def test_a_missing_value_is_a_gap_in_the_line():
         controls=[Slider("n", "n", [1, 2])],
         views=views,
         x=Axis("x", 1, 4),
-        y=gx.log_axis("y", [1e-4, 1e-2]),
+        y=log_axis("y", [1e-4, 1e-2]),
     )
     (d,) = [p for p in explorer.data()["pool"] if p.startswith("M")]
     assert (
@@ -188,7 +191,7 @@ def test_bad_data_is_refused(changes, error, words):
         (lambda: Axis("y", 1, 1), "lo < hi"),
         (lambda: Axis("y", 0, 1, log=True), "above 0"),
         (lambda: Axis("y", 0, 1, ticks=[(2, "2")]), "outside"),
-        (lambda: gx.log_axis("y", [0.0, -1.0]), "above 0"),
+        (lambda: log_axis("y", [0.0, -1.0]), "above 0"),
     ],
 )
 def test_bad_pieces_are_refused(make, words):
@@ -197,21 +200,21 @@ def test_bad_pieces_are_refused(make, words):
 
 
 def test_axes_by_hand():
-    axis = gx.log_axis("g", [3e-5, 0.2])  # decades 10⁻⁵ ... 10⁰
+    axis = log_axis("g", [3e-5, 0.2])  # decades 10⁻⁵ ... 10⁰
     assert (axis.lo, axis.hi) == pytest.approx((1e-5, 1.0))
     assert [t for _, t in axis.ticks] == ["10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰"]
-    assert [t for _, t in gx.integer_axis("layer", 1, 10).ticks] == ["1", "2", "4", "6", "8", "10"]
-    assert [t for _, t in gx.integer_axis("layer", 1, 30).ticks] == [
+    assert [t for _, t in integer_axis("layer", 1, 10).ticks] == ["1", "2", "4", "6", "8", "10"]
+    assert [t for _, t in integer_axis("layer", 1, 30).ticks] == [
         "1",
         *map(str, range(5, 31, 5)),
     ]
-    assert gx.sci(0.000123456) == "1.23 × 10⁻⁴" and gx.decade(-12) == "10⁻¹²"
+    assert sci(0.000123456) == "1.23 × 10⁻⁴" and decade(-12) == "10⁻¹²"
 
 
 @pytest.mark.parametrize("bad", [math.inf, math.nan])
 def test_a_log_axis_refuses_values_that_are_not_finite(bad):
     with pytest.raises(ValueError, match="finite"):
-        gx.log_axis("g", [1e-3, bad])
+        log_axis("g", [1e-3, bad])
 
 
 def test_static_pictures_for_print_and_notebooks():
@@ -417,7 +420,9 @@ def test_book_links_the_shared_files_where_an_explorer_is(tmp_path):
     from conftest import lesson, small_book, sphinx_build
 
     cell = (
-        "from gradflow.explorer import Axis, Explorer, Series, Slider, View\n\n"
+        "from gradflow.axes import Axis\n"
+        "from gradflow.chart import Series, View\n"
+        "from gradflow.explorer import Explorer, Slider\n\n"
         'views = {n: View(f"n = {n}", {"a": [1.0, float(n)]}) for n in (1, 2)}\n'
         'Explorer([Slider("n", "n", [1, 2])], [Series("a", "a", "red")], views,\n'
         '         x=Axis("x", 1, 2), y=Axis("y", 0, 2), alt="A line that rises with n")'

@@ -25,6 +25,7 @@ from gradflow.gradients import (
 from gradflow.plots.style import plot_profiles
 from gradflow.plots.transformer_block import edge_blocks, edge_explorer
 from svg_paths import points as path_points
+from svg_paths import top_of
 
 CFG = GPTConfig(vocab_size=13, context_length=8, emb_dim=8, n_heads=2, n_layers=3, drop_rate=0.0)
 
@@ -309,7 +310,7 @@ def test_edge_explorer_carries_every_point():
     explorer = edge_explorer(points)
     value = {(p.emb_dim, p.n_layers, p.eps, p.use_shortcut): p.gradient for p in points}
     assert explorer.controls[0].values == [8, 16] and explorer.controls[1].values == [1e-5, 1e-12]
-    data, top = explorer.data(), explorer._legend()[1]
+    data, top = explorer.data(), top_of(explorer)
     for i, C in enumerate((8, 16)):
         for j, eps in enumerate((1e-5, 1e-12)):
             view, xaxis, yaxis, xs = explorer.views[(C, eps)]

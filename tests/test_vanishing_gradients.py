@@ -43,7 +43,7 @@ from gradflow.plots.vanishing_gradients import (
     scale_explorer,
 )
 from gradflow.train import History, train_classifier
-from svg_paths import points
+from svg_paths import points, top_of
 
 
 def scalar_chain(weights: list[float]) -> nn.Sequential:
@@ -355,7 +355,7 @@ def tiny_sweeps(depth: int = 5, scales=(0.5, 1.0, 2.0)) -> tuple[dict, dict]:
 def test_scale_explorer_carries_every_profile():
     sweeps, default = tiny_sweeps()
     explorer = scale_explorer(sweeps, default)
-    data, top = explorer.data(), explorer._legend()[1]
+    data, top = explorer.data(), top_of(explorer)
     assert explorer.controls[0].values == [0.5, 1.0, 2.0]
     assert explorer.controls[0].texts == ["c = 0.5", "c = 1 (Xavier)", "c = 2"]
     assert explorer.controls[1].texts == ["tanh", "ReLU"]

@@ -19,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from gradflow import chart
 from gradflow import explorer as gx
 from gradflow.data import load_digits
 from gradflow.experiments.why_residuals_work import (
@@ -367,7 +368,7 @@ def test_paths_explorer_carries_every_study():
     explorer = paths_explorer(paths)
     assert explorer.controls[0].values == [2, 6] and explorer.controls[1].values == [False, True]
     data = explorer.data()
-    top = float(re.search(r"translate\(18 ([\d.]+)\)", explorer.svg()).group(1)) * 2 - gx.BOTTOM
+    top = float(re.search(r"translate\(18 ([\d.]+)\)", explorer.svg()).group(1)) * 2 - chart.BOTTOM
     for i, n in enumerate([2, 6]):
         for j, trained in enumerate([False, True]):
             caption, parts = data["states"][i][j]

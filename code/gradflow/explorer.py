@@ -1,15 +1,19 @@
 """Explorable figures: a line chart whose controls (a slider, a menu, a toggle) choose what it shows.
 
-Every state the reader can reach is drawn here, in Python, when the book is built: each line's SVG
-path, each axis with its ticks and labels, and a caption that says the state in words. The page
-carries them as JSON, and one small shared script (``static/explorer.js``, with ``explorer.css``;
-the book's build links both from the pages that hold an explorer) only switches between them. So
-each formula lives in one language, and the figure needs no server, no kernel and no request: it
-works offline and from ``file://``. The controls are labelled form controls (keyboard and screen
-reader), and the caption is an ``aria-live`` region that is read out as they move. Text and axes
-take the page's colour, so the figure reads in light and dark mode; the SVG scales to a phone's
-width. Where no script runs (a notebook, the PDF edition) the figure is its first state: as HTML
-without controls, or as a PNG or PDF picture drawn by matplotlib. For example::
+Every state the reader can reach is drawn in Python when the book is built (each line's SVG path,
+each axis with its ticks and labels, by ``gradflow.chart`` on the axes of ``gradflow.axes``), with
+a caption that says the state in words. The page carries them as JSON, and one small shared
+script (``static/explorer.js``, with ``explorer.css``; the book's build links both from the pages
+that hold an explorer) only switches between them. So each formula lives in one language, and the
+figure needs no server, no kernel and no request: it works offline and from ``file://``. The
+controls are labelled form controls (keyboard and screen reader), and the caption is an
+``aria-live`` region that is read out as they move. Where no script runs (a notebook, the PDF
+edition) the figure is its first state: as HTML without controls, or as a PNG or PDF picture drawn
+by matplotlib. For example::
+
+    from gradflow.axes import Axis, log_axis
+    from gradflow.chart import Series, View
+    from gradflow.explorer import Explorer, Menu, Slider
 
     views = {(d, a): View(f"{d} layers, {a}", {"plain": p[a][d]}) for d in depths for a in acts}
     Explorer(
@@ -19,24 +23,19 @@ without controls, or as a PNG or PDF picture drawn by matplotlib. For example::
     )
 """
 
-import io
 import itertools
 import json
-import math
-import numbers
 import shutil
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
 from pathlib import Path
 
+from gradflow import chart
+from gradflow.axes import Axis, finite
+from gradflow.chart import Series, View
+
 ASSETS = ("explorer.js", "explorer.css")  # in gradflow/static: what a page links, once
-# the drawing in SVG units: its width and height, and the plot area's left, right and bottom edges
-# (its top edge sits below the legend)
-WIDTH, HEIGHT, LEFT, RIGHT, BOTTOM = 560, 350, 80, 544, 288
-FONT = 17  # the SVG's font size: about 11 px on a 390 px wide phone
-ROW = 22  # the height of a row of the legend
 
 
 def asset(name: str):
@@ -44,102 +43,7 @@ def asset(name: str):
     return Path(str(files("gradflow") / "static" / name))
 
 
-# -- numbers as the reader reads them --------------------------------------------------------------
-def decade(k: int) -> str:
-    """10 to the power ``k``, with a superscript exponent: '10⁻⁵'."""
-    return "10" + str(k).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-
-
-def sci(value: float) -> str:
-    """Three significant digits in scientific notation: '1.23 × 10⁻⁵'."""
-    mantissa, exponent = f"{value:.2e}".split("e")
-    return f"{mantissa} × {decade(int(exponent))}"
-
-
-# -- the pieces of an explorer ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Axis:
-    """An axis: its label, its range ``lo``..``hi`` (logarithmic if ``log``), its labelled ticks
-    ``(value, text)`` with a grid line, and its ``minor`` ticks, unlabelled."""
-
-    label: str
-    lo: float
-    hi: float
-    log: bool = False
-    ticks: Sequence[tuple[float, str]] = ()
-    minor: Sequence[float] = ()
-
-    def __post_init__(self):
-        if not (_real(self.lo) and _real(self.hi) and self.lo < self.hi):
-            raise ValueError(f"axis {self.label!r}: needs finite lo < hi, got {self.lo}, {self.hi}")
-        if self.log and self.lo <= 0:
-            raise ValueError(f"axis {self.label!r}: a logarithmic axis starts above 0")
-        for value in [*(v for v, _ in self.ticks), *self.minor]:
-            if not self.holds(value):
-                raise ValueError(f"axis {self.label!r}: tick {value} is outside its range")
-
-    def holds(self, value: float) -> bool:
-        """Whether ``value`` lies on the axis (within a millionth of its length)."""
-        if not _real(value) or (self.log and value <= 0):
-            return False
-        return -1e-6 <= self.fraction(value) <= 1 + 1e-6
-
-    def fraction(self, value: float) -> float:
-        """Where ``value`` sits along the axis: 0 at ``lo``, 1 at ``hi``."""
-        if self.log:
-            return math.log10(value / self.lo) / math.log10(self.hi / self.lo)
-        return (value - self.lo) / (self.hi - self.lo)
-
-
-def log_axis(label: str, values: Sequence[float], most: int = 7) -> Axis:
-    """A logarithmic axis over whole decades that holds every positive value of ``values``; at most
-    ``most`` decades are labelled, every decade has a tick."""
-    if any(v is not None and not math.isfinite(v) for v in values):
-        raise ValueError(f"axis {label!r}: values must be finite numbers (None for a gap)")
-    positive = [v for v in values if v is not None and v > 0]
-    if not positive:
-        raise ValueError(f"axis {label!r}: a logarithmic axis needs a value above 0")
-    lo, hi = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
-    hi = max(hi, lo + 1)
-    every = next(s for s in itertools.count(1) if (hi - lo) / s <= most)
-    ticks = [(10.0**k, decade(k)) for k in range(lo, hi + 1) if k % every == 0]
-    minor = [10.0**k for k in range(lo, hi + 1)]
-    return Axis(label, 10.0**lo, 10.0**hi, log=True, ticks=ticks, minor=minor)
-
-
-def integer_axis(label: str, lo: int, hi: int, most: int = 8) -> Axis:
-    """A linear axis from ``lo`` to ``hi`` labelled at ``lo`` and the multiples of a step of 1, 2 or
-    5 times a power of ten, at most ``most`` of them."""
-    step = next(
-        s * 10**k for k in itertools.count() for s in (1, 2, 5) if (hi - lo) / (s * 10**k) < most
-    )
-    values = [lo, *(v for v in range(step * (lo // step + 1), hi + 1, step) if v - lo >= step / 2)]
-    return Axis(label, lo, hi, ticks=[(v, str(v)) for v in values])
-
-
-@dataclass(frozen=True)
-class Series:
-    """A line of the chart: its name in the views, its label in the legend, colour and dash."""
-
-    name: str
-    label: str
-    color: str
-    dash: str = ""  # SVG stroke-dasharray, e.g. "7 4"; "" draws a solid line
-
-
-@dataclass(frozen=True)
-class View:
-    """One state of the chart: its ``caption`` in words, each shown line's values ``y[name]``
-    (``None`` leaves a gap; a series not named is not drawn) at the positions ``x`` (1, 2, ... by
-    default), and its own axes if they differ from the explorer's."""
-
-    caption: str
-    y: Mapping[str, Sequence[float | None]]
-    x: Sequence[float] | None = None
-    xaxis: Axis | None = None
-    yaxis: Axis | None = None
-
-
+# -- the controls ----------------------------------------------------------------------------------
 class _Control:
     """A control: its ``name`` in the views' keys, its ``label`` on the page, the ``values`` it
     takes (hashable, distinct) and how each reads (``texts``)."""
@@ -200,10 +104,6 @@ class Toggle(_Control):
     def html(self, k: int) -> str:
         checked = " checked" if k else ""
         return f'<label><input type="checkbox"{checked}> {escape(self.label)}</label>'
-
-
-def _real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # -- the explorer ----------------------------------------------------------------------------------
@@ -276,7 +176,7 @@ class Explorer:
                         f"{len(xs)} positions"
                     )
                 for i, (u, v) in enumerate(zip(xs, values, strict=True)):
-                    if not _real(u) or (v is not None and not _real(v)):
+                    if not finite(u) or (v is not None and not finite(v)):
                         raise ValueError(f"{where}: {name!r}[{i}] is ({u!r}, {v!r}), not finite")
                     if not xaxis.holds(u) or (v is not None and not yaxis.holds(v)):
                         raise ValueError(f"{where}: {name!r}[{i}] = ({u}, {v}) is off its axes")
@@ -288,85 +188,10 @@ class Explorer:
             )
         return out
 
-    # -- the drawing, in SVG units -----------------------------------------------------------------
-    def _legend(self) -> tuple[str, int]:
-        """The legend's SVG, in rows above the plot, and the plot's top edge below it."""
-        parts, x, row = [], LEFT, 0
-        for k, s in enumerate(self.series):
-            width = 38 + 0.56 * FONT * len(s.label) + 24  # the label's width, estimated
-            if x > LEFT and x + width > WIDTH:
-                x, row = LEFT, row + 1
-            y = 17 + row * ROW
-            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-            parts.append(
-                f'<g class="gfx-key" data-series="{k}"><line x1="{x}" x2="{x + 30}" y1="{y}" '
-                f'y2="{y}" stroke="{s.color}" stroke-width="2.5"{dash}/>'
-                f'<text x="{x + 38}" y="{y + 6}">{escape(s.label)}</text></g>'
-            )
-            x += width
-        return "".join(parts), 48 + row * ROW
-
-    def _path(self, xs, values, xaxis: Axis, yaxis: Axis, top: int) -> str:
-        """One line's SVG path; the pen lifts at a missing value."""
-        d, pen = "", "M"
-        for u, v in zip(xs, values, strict=True):
-            if v is None:
-                pen = "M"
-                continue
-            px = LEFT + xaxis.fraction(u) * (RIGHT - LEFT)
-            py = BOTTOM - yaxis.fraction(v) * (BOTTOM - top)
-            d, pen = d + f"{pen}{px:.1f},{py:.1f}", "L"
-        return d
-
-    @staticmethod
-    def _xaxis(axis: Axis) -> str:
-        """The horizontal axis's ticks, their labels and its title."""
-        parts = []
-        for v in axis.minor:
-            x = LEFT + axis.fraction(v) * (RIGHT - LEFT)
-            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 3}"/>')
-        for v, text in axis.ticks:
-            x = LEFT + axis.fraction(v) * (RIGHT - LEFT)
-            parts.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{BOTTOM}" y2="{BOTTOM + 5}"/>'
-                f'<text x="{x:.1f}" y="{BOTTOM + 22}" text-anchor="middle" stroke="none">'
-                f"{escape(text)}</text>"
-            )
-        title = (
-            f'<text x="{(LEFT + RIGHT) / 2}" y="{HEIGHT - 8}" text-anchor="middle">'
-            f"{escape(axis.label)}</text>"
-        )
-        return f'<g stroke="currentColor">{"".join(parts)}</g>{title}'
-
-    @staticmethod
-    def _yaxis(axis: Axis, top: int) -> str:
-        """The vertical axis's ticks, their labels and grid lines, and its title."""
-        parts = []
-        for v in axis.minor:
-            y = BOTTOM - axis.fraction(v) * (BOTTOM - top)
-            parts.append(f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        for v, text in axis.ticks:
-            y = BOTTOM - axis.fraction(v) * (BOTTOM - top)
-            parts.append(
-                f'<line x1="{LEFT - 6}" x2="{LEFT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                f'<line x1="{LEFT}" x2="{RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke-opacity="0.15"/>'
-                f'<text x="{LEFT - 8}" y="{y + 5:.1f}" text-anchor="end" stroke="none">'
-                f"{escape(text)}</text>"
-            )
-        title = (
-            f'<text transform="translate(18 {(top + BOTTOM) / 2}) rotate(-90)" '
-            f'text-anchor="middle">{escape(axis.label)}</text>'
-        )
-        return f'<g stroke="currentColor">{"".join(parts)}</g>{title}'
-
     def _parts(self, key: tuple, top: int) -> list[str]:
         """What changes between states: the x axis, the y axis and each series' path."""
         view, xaxis, yaxis, xs = self.views[key]
-        paths = [
-            self._path(xs, view.y[s.name], xaxis, yaxis, top) if s.name in view.y else ""
-            for s in self.series
-        ]
-        return [self._xaxis(xaxis), self._yaxis(yaxis, top), *paths]
+        return chart.parts(self.series, view, xs, xaxis, yaxis, top)
 
     def _key(self, indices) -> tuple:
         return tuple(c.values[i] for c, i in zip(self.controls, indices, strict=True))
@@ -375,7 +200,7 @@ class Explorer:
         """What the page's script reads: every state, nested by the controls' positions, as
         ``[caption, indices into pool]``, the distinct drawn parts in ``pool``, and each control's
         texts."""
-        _, top = self._legend()
+        _, top = chart.legend(self.series)
         pool: dict[str, int] = {}
 
         def state(indices: tuple) -> list:
@@ -393,24 +218,8 @@ class Explorer:
 
     def svg(self) -> str:
         """The chart in its first state."""
-        legend, top = self._legend()
-        xaxis, yaxis, *paths = self._parts(self._key(self.start), top)
-        lines = []
-        for s, d in zip(self.series, paths, strict=True):
-            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-            lines.append(
-                f'<path data-slot="" class="gfx-series" d="{d}" fill="none" stroke="{s.color}" '
-                f'stroke-width="2.5"{dash}/>'
-            )
-        return (
-            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(self.alt)}" '
-            f'fill="currentColor" font-size="{FONT}" '
-            'style="display:block;width:100%;max-width:40rem;height:auto">'
-            f'<g data-slot="">{xaxis}</g><g data-slot="">{yaxis}</g>'
-            f'<line x1="{LEFT}" x2="{LEFT}" y1="{top}" y2="{BOTTOM}" stroke="currentColor"/>'
-            f'<line x1="{LEFT}" x2="{RIGHT}" y1="{BOTTOM}" y2="{BOTTOM}" stroke="currentColor"/>'
-            f"{''.join(lines)}{legend}</svg>"
-        )
+        _, top = chart.legend(self.series)
+        return chart.svg(self.series, self._parts(self._key(self.start), top), self.alt)
 
     def caption(self) -> str:
         """The first state in words."""
@@ -434,43 +243,9 @@ class Explorer:
 
     def _picture(self, fmt: str) -> bytes:
         """The first state drawn by matplotlib, as ``fmt`` ("png" or "pdf")."""
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FixedLocator, NullFormatter
-
-        from gradflow.plots.style import book_style
-
-        key = self._key(self.start)
-        view, xaxis, yaxis, xs = self.views[key]
-        with book_style():
-            fig, ax = plt.subplots(figsize=(5.6, 3.5))
-            for s in self.series:
-                if s.name in view.y:
-                    ys = [math.nan if v is None else v for v in view.y[s.name]]
-                    dashes = [float(v) for v in s.dash.split()] if s.dash else []
-                    (line,) = ax.plot(xs, ys, color=s.color, linewidth=1.8, label=s.label)
-                    if dashes:
-                        line.set_dashes([v / 2 for v in dashes])
-            for axis, set_scale, set_lim, set_label, which in (
-                (xaxis, ax.set_xscale, ax.set_xlim, ax.set_xlabel, ax.xaxis),
-                (yaxis, ax.set_yscale, ax.set_ylim, ax.set_ylabel, ax.yaxis),
-            ):
-                set_scale("log" if axis.log else "linear")
-                set_lim(axis.lo, axis.hi)
-                set_label(axis.label)
-                which.set_major_locator(FixedLocator([v for v, _ in axis.ticks]))
-                which.set_ticklabels([t for _, t in axis.ticks])
-                which.set_minor_locator(FixedLocator(list(axis.minor)))
-                which.set_minor_formatter(NullFormatter())
-            ax.set_title(
-                ", ".join(c.texts[k] for c, k in zip(self.controls, self.start, strict=True))
-            )
-            ax.legend()
-            buffer = io.BytesIO()
-            # no creation date or software version: two builds write the same bytes
-            metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-            fig.savefig(buffer, format=fmt, dpi=200, metadata=metadata)
-            plt.close(fig)
-        return buffer.getvalue()
+        title = ", ".join(c.texts[k] for c, k in zip(self.controls, self.start, strict=True))
+        view, xaxis, yaxis, xs = self.views[self._key(self.start)]
+        return chart.picture(self.series, view, xs, xaxis, yaxis, title, fmt)
 
     def _repr_pdf_(self) -> bytes:
         """The first state as vectors, which the PDF edition prints."""

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradflow.explorer import Explorer, Menu, Series, Slider, View, integer_axis, log_axis, sci
+from gradflow.axes import integer_axis, log_axis, sci
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider
 from gradflow.plots.style import ACTIVATION_LABELS, CYCLE, PLAIN, RESIDUAL, book_style, finish
 
 

@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import BoundaryNorm
 
-from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, Toggle, View, log_axis, sci
+from gradflow.axes import Axis, log_axis, sci
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider, Toggle
 from gradflow.plots.style import (
     DASHES,
     PLAIN,

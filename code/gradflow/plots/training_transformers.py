@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, View, integer_axis
+from gradflow.axes import Axis, integer_axis
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider
 from gradflow.plots.style import PLAIN, RESIDUAL, book_style, family_style, finish
 
 if TYPE_CHECKING:  # result types of the training drawn here

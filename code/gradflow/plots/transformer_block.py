@@ -6,7 +6,9 @@ stack, with a slider for the width and a menu for the layer norms' epsilon."""
 import math
 from collections.abc import Sequence
 
-from gradflow.explorer import Axis, Explorer, Menu, Series, Slider, View, decade, log_axis, sci
+from gradflow.axes import Axis, decade, log_axis, sci
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider
 from gradflow.plots.style import PALETTE, PLAIN, RESIDUAL
 
 # the layer norm before the sub-layer (GPT-2's pre-LN) and after the addition (the original post-LN)

@@ -11,18 +11,9 @@ import torch
 
 from gradflow._checks import check_positive_int
 from gradflow.activations import ACTIVATION_NAMES, value_and_derivative
-from gradflow.explorer import (
-    Axis,
-    Explorer,
-    Menu,
-    Series,
-    Slider,
-    View,
-    decade,
-    integer_axis,
-    log_axis,
-    sci,
-)
+from gradflow.axes import Axis, decade, integer_axis, log_axis, sci
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Menu, Slider
 from gradflow.mlp import check_activation
 from gradflow.plots.style import (
     ACTIVATION_LABELS,

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradflow.explorer import Axis, Explorer, Series, Slider, Toggle, View, integer_axis
+from gradflow.axes import Axis, integer_axis
+from gradflow.chart import Series, View
+from gradflow.explorer import Explorer, Slider, Toggle
 from gradflow.plots.style import GATED, PALETTE, PLAIN, RESIDUAL, book_style, finish
 
 if TYPE_CHECKING:  # result types of the experiments drawn here
