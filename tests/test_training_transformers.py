@@ -2,7 +2,8 @@
 experiments and gradflow.gradients.stream_rms): runs repeat exactly for a seed, a model without its
 shortcuts runs and trains, GPT-2's output-projection scaling gives the stated standard deviations,
 gradient norms agree with PyTorch's own, the stream's RMS and its fits, the reference losses and the
-logit spread are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
+logit spread, the positions' mean cosine block by block (convergence) and the plane its figure
+draws them in are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
 bad input is refused with a message naming it. The chapter's training explorer draws every run it is
 given (its paths read back through its axes) and its median, says each state in a caption checked
 by hand, is accessible and light, and refuses a grid it cannot draw."""

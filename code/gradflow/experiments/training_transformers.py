@@ -291,9 +291,8 @@ def convergence(n_layers: int, use_shortcut: bool, seed: int = 0, n: int = 256) 
     mean_cosine = []
     for x in stream:
         unit = nn.functional.normalize(x, dim=-1)
-        mean_cosine.append(
-            (unit @ unit.transpose(1, 2))[:, off_diagonal].mean().item()
-        )  # (B, T, T)
+        cosines = unit @ unit.transpose(1, 2)  # (B, T, T)
+        mean_cosine.append(cosines[:, off_diagonal].mean().item())
     return Convergence(mean_cosine, torch.stack([x[0] for x in stream]))
 
 

@@ -1,7 +1,8 @@
 """Figures of the chapter on training transformers: loss curves over seeds beside the final test
-accuracies, for GPTs of several depths with and without shortcuts, and the training explorer
-(``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a menu for the
-seed."""
+accuracies, for GPTs of several depths with and without shortcuts; the positions' vectors of one
+problem block by block, converging without shortcuts (``plot_convergence``); and the training
+explorer (``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a
+menu for the seed."""
 
 import itertools
 import math
