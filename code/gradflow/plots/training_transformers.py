@@ -210,6 +210,9 @@ def plot_convergence(
                 ax.set(xlim=(-1.15, 1.15), ylim=(-1.15, 1.15), xticks=[-1, 0, 1], yticks=[-1, 0, 1])
                 ax.set_aspect("equal")
                 where = "embeddings" if depth == 0 else f"block {depth}"
-                ax.set_title(f"{where}\ncos {similarity[use_shortcut][depth]:.2f}", fontsize=11)
-            axes[row, 0].set_ylabel(f"{'with' if use_shortcut else 'without'}\nshortcuts")
+                ax.set_title(f"{where}\ncos {similarity[use_shortcut][depth]:.2f}", fontsize=13)
+                ax.tick_params(labelsize=12)  # large enough to read on a phone
+            axes[row, 0].set_ylabel(
+                f"{'with' if use_shortcut else 'without'}\nshortcuts", fontsize=13
+            )
     return finish(fig)
