@@ -164,6 +164,10 @@ FIGURES = {
         },
         guess=math.log(10),
     ),  # fmt: skip
+    "plot_convergence": lambda: tt.plot_convergence(
+        {s: np.random.default_rng(0).normal(size=(9, 11, 32)) for s in (False, True)},
+        {s: list(np.linspace(0.25, 1.0, 9)) for s in (False, True)},
+    ),
     "plot_activations": lambda: vg.plot_activations(points=51),
     "plot_depth_profiles": lambda: vg.plot_depth_profiles(
         {

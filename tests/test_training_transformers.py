@@ -2,7 +2,8 @@
 experiments and gradflow.gradients.stream_rms): runs repeat exactly for a seed, a model without its
 shortcuts runs and trains, GPT-2's output-projection scaling gives the stated standard deviations,
 gradient norms agree with PyTorch's own, the stream's RMS and its fits, the reference losses and the
-logit spread are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
+logit spread, the positions' mean cosine block by block (convergence) and the plane its figure
+draws them in are right in hand-derived cases, the step-by-step runs are the runs they stand for, and
 bad input is refused with a message naming it. The chapter's training explorer draws every run it is
 given (its paths read back through its axes) and its median, says each state in a caption checked
 by hand, is accessible and light, and refuses a grid it cannot draw."""
@@ -19,8 +20,14 @@ from bs4 import BeautifulSoup
 
 from gradflow.experiments import training_transformers as tt
 from gradflow.gpt import GPTConfig, GPTModel, LayerNorm, out_projections
-from gradflow.gradients import block_weight_grad_norms, logit_spread, stream_rms, weight_matrices
-from gradflow.plots.training_transformers import training_explorer
+from gradflow.gradients import (
+    block_weight_grad_norms,
+    logit_spread,
+    stream_rms,
+    token_similarity,
+    weight_matrices,
+)
+from gradflow.plots.training_transformers import plane, plot_convergence, training_explorer
 from gradflow.tasks import SortTask
 from gradflow.train import History, train_sequence_model, warmup_factor
 from svg_paths import points, top_of
@@ -246,6 +253,53 @@ def test_mean_square_fit_and_geometric_deviation_by_hand():
     assert c == pytest.approx(6.6) and deviation == pytest.approx(1 - 2 / math.sqrt(7.6))
     with pytest.raises(ValueError, match="at least one block"):
         tt.mean_square_fit([1.0])
+
+
+def test_convergence_by_hand():
+    """The embeddings' mean cosine from the embedding tables, pair by pair in float64; the last
+    depth's as token_similarity measures it after the last block; the first problem's vectors."""
+    c = tt.convergence(2, use_shortcut=False, seed=0, n=4)
+    model = tt.build(2, False, seed=0)
+    tokens, _ = tt.TASK.examples(tt.problems()[1][:4])
+    T = tokens.shape[1]
+    emb = (model.tok_emb.weight[tokens] + model.pos_emb.weight[:T]).detach().double().numpy()
+    pairs = [
+        e[i] @ e[j] / (np.linalg.norm(e[i]) * np.linalg.norm(e[j]))
+        for e in emb
+        for i in range(T)
+        for j in range(T)
+        if i != j
+    ]
+    assert len(c.similarity) == 3 and tuple(c.vectors.shape) == (3, T, 32)
+    assert c.similarity[0] == pytest.approx(np.mean(pairs), rel=1e-5)
+    assert c.similarity[-1] == pytest.approx(token_similarity(model, tokens), rel=1e-6)
+    assert np.allclose(c.vectors[0].numpy(), emb[0], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="n"):
+        tt.convergence(2, False, n=0)
+
+
+def test_plane_by_hand():
+    # copies of one direction: all on the unit circle at (1, 0)
+    assert plane(np.tile([[0.0, 3.0, 4.0]], (4, 1))) == pytest.approx(np.tile([[1.0, 0.0]], (4, 1)))
+    # three directions in one plane (lengths 1, 2, 5): seen at full length, their angles kept
+    angles = np.array([0.3, -0.9, 1.4])
+    vectors = np.stack([np.cos(angles), np.sin(angles), np.zeros(3)], axis=1) * [[1], [2], [5]]
+    vectors = vectors @ np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]  # turned
+    xy = plane(vectors)
+    assert np.linalg.norm(xy, axis=1) == pytest.approx([1.0, 1.0, 1.0])
+    assert xy @ xy.T == pytest.approx(np.cos(angles[:, None] - angles[None, :]))
+    assert xy[:, 0].sum() >= 0 and xy[-1, 1] >= 0  # the signs the docstring gives
+
+
+def test_plot_convergence_refuses_bad_input():
+    vectors = {s: np.ones((3, 4, 5)) for s in (False, True)}
+    similarity = {s: [0.1, 0.5, 0.9] for s in (False, True)}
+    with pytest.raises(ValueError, match="without"):
+        plot_convergence({True: vectors[True]}, similarity)
+    with pytest.raises(ValueError, match="one similarity per depth"):
+        plot_convergence(vectors, {s: [0.1] for s in (False, True)})
+    with pytest.raises(ValueError, match="must lie in"):
+        plot_convergence(vectors, similarity, shown=(0, 3))
 
 
 def test_build_sets_every_layer_norms_epsilon():

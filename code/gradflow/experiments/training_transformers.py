@@ -16,7 +16,7 @@ from torch import nn
 
 from gradflow._checks import check_positive_int, check_positive_number
 from gradflow.gpt import BLOCKS, GPTConfig, GPTModel, LayerNorm, out_projections
-from gradflow.gradients import logit_spread, stream_rms, token_similarity
+from gradflow.gradients import logit_spread, record_inputs, stream_rms, token_similarity
 from gradflow.init import seeded
 from gradflow.tasks import SortTask
 from gradflow.train import History, train_sequence_model
@@ -268,6 +268,32 @@ def similarity(model: GPTModel, n: int = 256) -> float:
     """Mean cosine similarity of the positions' vectors after the last block, on test problems."""
     inputs, _ = TASK.examples(problems()[1][:n])
     return token_similarity(model, inputs)
+
+
+@dataclass
+class Convergence:
+    """The positions' vectors of an untrained stack, block by block."""
+
+    similarity: list[float]  # mean cosine between different positions: embeddings, then each block
+    vectors: torch.Tensor  # (L + 1, T, C): the first problem's vectors at the same depths
+
+
+@torch.no_grad()
+def convergence(n_layers: int, use_shortcut: bool, seed: int = 0, n: int = 256) -> Convergence:
+    """How alike the positions' vectors become with depth in an untrained stack (GPT-2's
+    initialisation), measured on ``n`` test problems as ``similarity`` measures after the last block."""
+    check_positive_int(n, "n")
+    model = build(n_layers, use_shortcut, seed=seed)
+    inputs, _ = TASK.examples(problems()[1][:n])
+    with record_inputs([*model.blocks, model.final_norm]) as stream:  # what enters each, (B, T, C)
+        model(inputs)
+    off_diagonal = ~torch.eye(inputs.shape[1], dtype=torch.bool)  # pairs of different positions
+    mean_cosine = []
+    for x in stream:
+        unit = nn.functional.normalize(x, dim=-1)
+        cosines = unit @ unit.transpose(1, 2)  # (B, T, T)
+        mean_cosine.append(cosines[:, off_diagonal].mean().item())
+    return Convergence(mean_cosine, torch.stack([x[0] for x in stream]))
 
 
 def reference_losses(task: SortTask = TASK) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Figures of the chapter on training transformers: loss curves over seeds beside the final test
-accuracies, for GPTs of several depths with and without shortcuts, and the training explorer
-(``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a menu for the
-seed."""
+accuracies, for GPTs of several depths with and without shortcuts; the positions' vectors of one
+problem block by block, converging without shortcuts (``plot_convergence``); and the training
+explorer (``gradflow.explorer``): the loss curves of one depth, with a slider for the depth and a
+menu for the seed."""
 
 import itertools
 import math
@@ -158,3 +159,62 @@ def training_explorer(
         f"share of the loss of guessing (ln {n_digits}), of the {deepest}-block stack without "
         "shortcuts (vermilion, solid) and with them (blue, dashed), the median over the seeds",
     )
+
+
+def plane(vectors: np.ndarray) -> np.ndarray:
+    """The directions of ``vectors`` (T, C) in the plane that shows them best: each scaled to length
+    one, then projected onto its two leading principal directions (uncentred, so that a direction
+    all of them share stays in view), (T, 2). Signs: most of the first coordinates, and the last
+    vector's second, positive; a vector that lies in the plane reaches the unit circle."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    _, _, basis = np.linalg.svd(unit, full_matrices=False)  # rows: principal directions
+    xy = unit @ basis[:2].T  # (T, 2)
+    xy[:, 0] *= 1 if xy[:, 0].sum() >= 0 else -1
+    xy[:, 1] *= 1 if xy[-1, 1] >= 0 else -1
+    return xy
+
+
+def plot_convergence(
+    vectors: dict[bool, np.ndarray],
+    similarity: dict[bool, Sequence[float]],
+    shown: Sequence[int] = (0, 1, 2, 8),
+) -> plt.Figure:
+    """The positions' vectors of one problem after 0, 1, 2, ... blocks (columns ``shown``), in the
+    stacks without (top row) and with shortcuts: each position an arrow, in the plane of
+    ``plane``. ``vectors[use_shortcut]`` is (L + 1, T, C), the embeddings then each block's
+    output; the panels' titles give ``similarity[use_shortcut]`` at that depth, the mean cosine
+    between different positions."""
+    if set(vectors) != {False, True} or set(similarity) != {False, True}:
+        raise ValueError("give vectors and similarities without (False) and with (True) shortcuts")
+    for s in (False, True):
+        v = np.asarray(vectors[s])
+        if v.ndim != 3 or len(similarity[s]) != len(v):
+            raise ValueError("vectors must be (L + 1, T, C), with one similarity per depth")
+        if not all(isinstance(k, int) and 0 <= k < len(v) for k in shown):
+            raise ValueError(f"shown depths {list(shown)} must lie in 0 .. {len(v) - 1}")
+    circle = np.linspace(0, 2 * np.pi, 200)
+    with book_style():
+        fig, axes = plt.subplots(
+            2, len(shown), figsize=(1.4 * len(shown) + 0.7, 3.8), sharex=True, sharey=True,
+            squeeze=False,
+        )  # fmt: skip
+        for row, use_shortcut in enumerate((False, True)):
+            color = RESIDUAL if use_shortcut else PLAIN
+            for ax, depth in zip(axes[row], shown, strict=True):
+                xy = plane(np.asarray(vectors[use_shortcut][depth], dtype=float))
+                ax.plot(np.cos(circle), np.sin(circle), color="#999999", linewidth=0.8, ls=":")
+                for x, y in xy:
+                    ax.annotate(
+                        "", (x, y), (0, 0),
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.2,
+                                    "shrinkA": 0, "shrinkB": 0, "mutation_scale": 8},
+                    )  # fmt: skip
+                ax.set(xlim=(-1.15, 1.15), ylim=(-1.15, 1.15), xticks=[-1, 0, 1], yticks=[-1, 0, 1])
+                ax.set_aspect("equal")
+                where = "embeddings" if depth == 0 else f"block {depth}"
+                ax.set_title(f"{where}\ncos {similarity[use_shortcut][depth]:.2f}", fontsize=13)
+                ax.tick_params(labelsize=12)  # large enough to read on a phone
+            axes[row, 0].set_ylabel(
+                f"{'with' if use_shortcut else 'without'}\nshortcuts", fontsize=13
+            )
+    return finish(fig)
