@@ -62,3 +62,24 @@ def test_a_solution_names_what_it_takes_from_the_page(lesson, body):
         f"{lesson.name}: the solution uses {sorted(missing)} from earlier cells; import them in it, "
         "or name them in its first cell: # from the chapter's cells above: ..."
     )
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_one_exercise_in_plain_pytorch(lesson):
+    """Every chapter has one exercise (``ex-<chapter>-pytorch``) in which the reader writes the idea
+    in plain PyTorch: its solution's first cell uses torch alone, and a claim checks it against the
+    book's own version (issue 23)."""
+    text = lesson.read_text(encoding="utf-8")
+    solutions = {m.group(1): m.group(2) for m in SOLUTION.finditer(text)}
+    plain = [label for label in solutions if label.endswith("-pytorch")]
+    assert len(plain) == 1, f"{lesson.name}: {len(plain)} plain-PyTorch exercises, not one"
+    cells = [source(c) for c in CELL.findall(solutions[plain[0]])]
+    imported = set()
+    for node in ast.walk(ast.parse(cells[0])):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= {"torch", "math"}, f"{lesson.name}: {plain[0]}'s own code imports {imported}"
+    assert "gradflow" not in cells[0], f"{lesson.name}: {plain[0]}'s own code uses gradflow"
+    assert any(re.search(r"\bclaim\(", c) for c in cells[1:]), f"{lesson.name}: no claim checks it"
