@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import re
+import time
 import tomllib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -49,11 +50,13 @@ def is_lesson(path: Path) -> bool:
     return text.startswith("---") and "file_format: mystnb" in text.split("---", 2)[1]
 
 
-def _execute(path: str, timeout: int) -> tuple[str, object, str | None]:
-    """Execute one lesson as MyST-NB would (in its own folder); return the executed notebook."""
+def _execute(path: str, timeout: int) -> tuple[str, object, str | None, float]:
+    """Execute one lesson as MyST-NB would (in its own folder); return the executed notebook, the
+    error if a cell raised, and the seconds it took."""
     from jupyter_cache.executors.utils import single_nb_execution
     from myst_nb.core.read import read_myst_markdown_notebook
 
+    start = time.perf_counter()
     notebook = read_myst_markdown_notebook(Path(path).read_text(encoding="utf-8"))
     result = single_nb_execution(
         notebook,
@@ -65,7 +68,8 @@ def _execute(path: str, timeout: int) -> tuple[str, object, str | None]:
         # the build log; a cell's errors still reach it through the notebook
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
-    return path, notebook, None if result.err is None else result.exc_string
+    error = None if result.err is None else result.exc_string
+    return path, notebook, error, time.perf_counter() - start
 
 
 def _cache(app):
@@ -128,10 +132,12 @@ def _execute_in_parallel(app, lessons: dict[Path, dict]) -> None:
     context = multiprocessing.get_context("spawn")
     timeout = app.config.nb_execution_timeout
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for path, notebook, error in pool.map(_execute, todo, [timeout] * len(todo)):
-            if (
-                error is None
-            ):  # only a success is cached; MyST-NB runs a failure again and reports it
+        for path, notebook, error, seconds in pool.map(_execute, todo, [timeout] * len(todo)):
+            # only a success is cached; MyST-NB runs a failure again and reports it
+            if error is None:
+                logger.info(
+                    f"[bookbuild] {os.path.relpath(path, app.confdir)}: executed in {seconds:.0f} s"
+                )
                 data = {"fingerprint": lessons[Path(path)]}
                 bundle = CacheBundleIn(notebook, path, data=data)
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
