@@ -74,7 +74,8 @@ def test_every_table_has_a_name(lesson):
 
 
 PAPER = re.compile(
-    r"^:::\{admonition\} How this compares with the paper\n((?::\w+:[^\n]*\n)*)(.*?)^:::\n", re.M | re.S
+    r"^:::\{admonition\} How this compares with the paper\n((?::\w+:[^\n]*\n)*)(.*?)^:::\n",
+    re.M | re.S,
 )
 
 
