@@ -229,16 +229,19 @@ def number_after_reading(app) -> None:
     app.connect("env-get-updated", updated, priority=priority)
 
 
+def not_a_configuration_dump(record) -> bool:
+    """Whether a log record is not MyST's or MyST-NB's dump of its whole configuration."""
+    return not (record.args and type(record.args[-1]).__name__.endswith("ParserConfig"))
+
+
 def quiet_configuration_dumps() -> None:
     """MyST and MyST-NB log their whole configuration in every build, two lines of a thousand
-    characters each; the build log keeps the book's own lines (issue 21)."""
+    characters each; the build log keeps the book's own lines (issue 21). One filter, added once
+    however many builds a process runs."""
     import logging as std_logging
 
-    def not_a_dump(record) -> bool:
-        return not (record.args and type(record.args[-1]).__name__.endswith("ParserConfig"))
-
     for name in ("sphinx.myst_parser.sphinx_ext.main", "sphinx.myst_nb.sphinx_ext"):
-        std_logging.getLogger(name).addFilter(not_a_dump)
+        std_logging.getLogger(name).addFilter(not_a_configuration_dump)
 
 
 def setup(app):
