@@ -64,22 +64,46 @@ def test_a_solution_names_what_it_takes_from_the_page(lesson, body):
     )
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
-def test_one_exercise_in_plain_pytorch(lesson):
-    """Every chapter has one exercise (``ex-<chapter>-pytorch``) in which the reader writes the idea
-    in plain PyTorch: its solution's first cell uses torch alone, and a claim checks it against the
-    book's own version (issue 23)."""
-    text = lesson.read_text(encoding="utf-8")
-    solutions = {m.group(1): m.group(2) for m in SOLUTION.finditer(text)}
-    plain = [label for label in solutions if label.endswith("-pytorch")]
-    assert len(plain) == 1, f"{lesson.name}: {len(plain)} plain-PyTorch exercises, not one"
-    cells = [source(c) for c in CELL.findall(solutions[plain[0]])]
+BY_HAND = ROOT / "code" / "gradflow" / "by_hand.py"  # the plain-PyTorch pieces the solutions show
+SHOWN = re.compile(
+    r"```\{literalinclude\} \.\./code/gradflow/by_hand\.py\n(?::.*\n)*?:pyobject: (\w+)"
+)
+
+
+def torch_imports_only(source: str) -> set[str]:
+    """The top-level packages ``source`` imports, other than torch and math."""
     imported = set()
-    for node in ast.walk(ast.parse(cells[0])):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             imported |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
-    assert imported <= {"torch", "math"}, f"{lesson.name}: {plain[0]}'s own code imports {imported}"
-    assert "gradflow" not in cells[0], f"{lesson.name}: {plain[0]}'s own code uses gradflow"
+    return imported - {"torch", "math"}
+
+
+def test_the_plain_pytorch_pieces_use_torch_alone():
+    assert not torch_imports_only(BY_HAND.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_one_exercise_in_plain_pytorch(lesson):
+    """Every chapter has one exercise (``ex-<chapter>-pytorch``) in which the reader writes the idea
+    in plain PyTorch: its solution shows a piece of ``gradflow/by_hand.py`` (which imports torch
+    alone), or its first cell uses torch alone, and a claim checks it against the book's own
+    version (issue 23)."""
+    text = lesson.read_text(encoding="utf-8")
+    solutions = {m.group(1): m.group(2) for m in SOLUTION.finditer(text)}
+    plain = [label for label in solutions if label.endswith("-pytorch")]
+    assert len(plain) == 1, f"{lesson.name}: {len(plain)} plain-PyTorch exercises, not one"
+    body = solutions[plain[0]]
+    cells = [source(c) for c in CELL.findall(body)]
+    shown = SHOWN.findall(body)
+    defined = {
+        n.name for n in ast.parse(BY_HAND.read_text(encoding="utf-8")).body if hasattr(n, "name")
+    }
+    assert set(shown) <= defined, f"{lesson.name}: shows {set(shown) - defined}, not in by_hand.py"
+    if not shown:  # the reader's code is in the solution's first cell
+        imported = torch_imports_only(cells[0])
+        assert not imported, f"{lesson.name}: {plain[0]}'s own code imports {imported}"
+        assert "gradflow" not in cells[0], f"{lesson.name}: {plain[0]}'s own code uses gradflow"
     assert any(re.search(r"\bclaim\(", c) for c in cells[1:]), f"{lesson.name}: no claim checks it"
